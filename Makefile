@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both create .venv when missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test bench clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(INSTALLED)
+
+## run: start the service on the embedded defaults (SQLite store, in-process pool, offline summarizer)
+run: $(INSTALLED)
+	APP_ENV=$${APP_ENV:-development} $(VENV)/bin/gunicorn -c gunicorn.conf.py app:app
+
+## test: the whole test suite
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+## bench: every benchmark under bench/, each printing a table
+bench: $(INSTALLED)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

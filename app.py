@@ -1,0 +1,204 @@
+"""HTTP API: accept report jobs from the Edge Function, answer status polls, report health.
+
+    GET  /health               liveness; no auth, no I/O
+    GET  /ready                200 when the store answers, else 503
+    POST /generate-report      202 {job_id, status: "queued"}   (Bearer WORKER_SECRET)
+    GET  /jobs/<id>/status     the job's state from the store     (Bearer WORKER_SECRET)
+
+`create_app(settings)` is the factory; `gunicorn app:app` gets a fresh app per worker process
+through the module `__getattr__` below, so importing this module starts nothing. Every answer is
+JSON, errors included: `{"error": {"code", "message", "field"?}}`, mapped once from the error
+types of `exceptions.py`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import sys
+
+from flask import Flask, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+import defaults
+from config import Settings
+from exceptions import (
+    ConfigError,
+    InvalidField,
+    InvalidJSON,
+    JobConflict,
+    JobNotFound,
+    QueueFull,
+    ReportWorkerError,
+    StoreUnavailable,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+from job import is_uuid, parse_job_request
+from observability import configure_logging, init_sentry
+from worker import Services
+
+log = logging.getLogger("app")
+EXTENSION = "report_worker"
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level, settings.secrets)
+    init_sentry(
+        settings.sentry_dsn,
+        environment=settings.sentry_environment or settings.app_env,
+        release=f"{defaults.SERVICE_NAME}@{defaults.VERSION}",
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+        secrets=settings.secrets,
+    )
+    if not settings.worker_secret:
+        log.warning("WORKER_SECRET is not set: the API accepts requests without authentication (development only)")
+    if not settings.sec_user_agent:
+        log.warning("SEC_USER_AGENT is not set: jobs will fail until it names you and a contact e-mail (development only)")
+
+    app = Flask("report_worker")
+    app.config["MAX_CONTENT_LENGTH"] = defaults.MAX_REQUEST_BYTES
+    app.json.sort_keys = False
+    app.extensions[EXTENSION] = services or Services.build(settings).start()
+    app.register_error_handler(ReportWorkerError, _error_response)
+    app.register_error_handler(HTTPException, _http_error_response)
+    app.register_error_handler(Exception, _unexpected_error_response)
+    _register_routes(app)
+    log.info("service started", extra={"env": settings.app_env, "store": settings.store_backend, "queue": settings.queue_backend})
+    return app
+
+
+def services_of(app: Flask) -> Services:
+    return app.extensions[EXTENSION]
+
+
+def _register_routes(app: Flask) -> None:
+    @app.get("/health")
+    def health():
+        return jsonify(status="ok", service=defaults.SERVICE_NAME, version=defaults.VERSION)
+
+    @app.get("/ready")
+    def ready():
+        services = services_of(current_app)
+        try:
+            services.store.ping()
+        except StoreUnavailable as exc:
+            return jsonify(status="unavailable", store=services.settings.store_backend, error=exc.to_dict()), 503
+        return jsonify(status="ready", store=services.settings.store_backend)
+
+    @app.post("/generate-report")
+    def generate_report():
+        services = services_of(current_app)
+        settings = services.settings
+        _authorize(settings)
+        payload = _json_body()
+        job_request = parse_job_request(
+            payload, allowed_callback_hosts=settings.callback_allowed_hosts, allow_local_http=settings.is_development
+        )
+        existing = services.store.get_job(job_request.job_id)
+        if existing is not None:
+            if existing.fingerprint != job_request.fingerprint():
+                raise JobConflict()
+            return jsonify(existing.status_document()), 200
+        with services.runner.reserve():
+            job, created = services.store.create_job(
+                job_request, lease_owner=services.owner, lease_seconds=settings.job_lease_seconds
+            )
+            if not created:  # a concurrent duplicate won the race
+                return jsonify(job.status_document()), 200
+            services.runner.submit(job.job_id)
+        log.info("job accepted", extra={"job_id": job.job_id, "ticker": job.ticker})
+        return jsonify(job_id=job.job_id, status=job.status.value), 202
+
+    @app.get("/jobs/<job_id>/status")
+    def job_status(job_id: str):
+        services = services_of(current_app)
+        _authorize(services.settings)
+        if not is_uuid(job_id):
+            raise InvalidField("job_id must be a UUID", field="job_id")
+        job = services.store.get_job(job_id.lower())
+        if job is None:
+            raise JobNotFound()
+        return jsonify(job.status_document())
+
+
+def _authorize(settings: Settings) -> None:
+    """Bearer WORKER_SECRET, compared in constant time. Only development may run without a secret."""
+    if not settings.worker_secret:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.worker_secret.encode()):
+        raise Unauthorized()
+
+
+def _json_body():
+    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+        raise UnsupportedMediaType()
+    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidJSON() from None
+
+
+def _error_body(code: str, message: str, field: str | None = None) -> dict:
+    error = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return {"error": error}
+
+
+def _error_response(exc: ReportWorkerError) -> Response:
+    response = jsonify(_error_body(exc.code, exc.message, exc.field))
+    response.status_code = exc.http_status
+    if isinstance(exc, QueueFull):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    if exc.http_status >= 500:
+        log.error("request failed", extra={"code": exc.code, "path": request.path})
+    return response
+
+
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
+
+
+def _http_error_response(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    message = {
+        404: "no such endpoint",
+        405: f"method {request.method} is not allowed here",
+        413: f"the request body is larger than {defaults.MAX_REQUEST_BYTES} bytes",
+    }.get(status, exc.description or exc.name)
+    response = jsonify(_error_body(_HTTP_CODES.get(status, "HTTP_ERROR"), message))
+    response.status_code = status
+    original = exc.get_response()
+    if "Allow" in original.headers:
+        response.headers["Allow"] = original.headers["Allow"]
+    return response
+
+
+def _unexpected_error_response(exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.path})
+    response = jsonify(_error_body("INTERNAL_ERROR", "internal error"))
+    response.status_code = 500
+    return response
+
+
+def __getattr__(name: str):
+    """`gunicorn app:app` asks for `app`: build it then, in the worker process, not at import."""
+    if name == "app":
+        try:
+            return create_app()
+        except ConfigError as exc:
+            # Exit code 3 is gunicorn's "worker failed to boot": the master stops instead of looping.
+            print(exc.message, file=sys.stderr, flush=True)
+            raise SystemExit(3) from None
+    raise AttributeError(f"module 'app' has no attribute {name!r}")

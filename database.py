@@ -1,0 +1,657 @@
+"""The stores: where jobs, reports, refunds, error logs and callback deliveries live.
+
+`Store` is the small interface every backend implements; each method is one state change, done
+atomically and idempotently on `job_id`, so a retried call never doubles anything. The contract is
+pinned by `tests/store_contract.py`, which every backend runs unchanged.
+
+- `SQLiteStore`: the embedded default (`make run`, local development, tests). One file under
+  `var/`, WAL mode, safe across threads and processes.
+- `SupabaseStore` (production) calls the Postgres functions of `supabase/migrations/` over
+  PostgREST.
+
+A refund can happen at most once per job: `token_transactions` has a unique index on
+(job_id) for refunds, not just a check in code. A terminal job always gets exactly one callback
+delivery row, written in the same transaction as its terminal state (a transactional outbox).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import sqlite3
+import threading
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from exceptions import JobConflict, StoreRejected, StoreUnavailable
+from job import Job, JobError, JobRequest, JobStatus, Stage
+
+CALLBACK_PENDING = "pending"
+CALLBACK_DELIVERED = "delivered"
+CALLBACK_FAILED = "failed"  # every attempt used up, or the receiver answered 410 Gone
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def delivery_id_for(job_id: str) -> str:
+    """The Standard Webhooks message id: stable for a job, so retries carry the same `webhook-id`."""
+    return f"msg_{job_id.replace('-', '')}"
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """The report row written by `complete_job`."""
+
+    report_id: str
+    ticker: str
+    company_name: str | None
+    body: dict[str, Any]
+    is_valid: bool
+    ai_cost_usd: float = 0.0
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class FailureRecord:
+    """The error log row written by `fail_job`."""
+
+    code: str
+    message: str
+    stage: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    job: Job
+    changed: bool  # False: the call found the job already in that state (or not ours) and did nothing
+
+
+@dataclass(frozen=True)
+class CallbackDelivery:
+    delivery_id: str
+    job_id: str
+    url: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CallbackAttempt:
+    delivery_id: str
+    attempt: int
+    started_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class Store(abc.ABC):
+    """The state changes of a job. Every method is atomic; the write methods are idempotent."""
+
+    @abc.abstractmethod
+    def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the store answers."""
+
+    @abc.abstractmethod
+    def create_job(self, request: JobRequest, *, lease_owner: str | None, lease_seconds: float) -> tuple[Job, bool]:
+        """Insert a queued job, or return the existing one (created=False) when the payload matches.
+
+        Raises `JobConflict` when the job_id exists with a different payload.
+        """
+
+    @abc.abstractmethod
+    def get_job(self, job_id: str) -> Job | None: ...
+
+    @abc.abstractmethod
+    def claim_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
+        """queued -> running under `owner`'s lease; None when the job is not queued (run elsewhere, done)."""
+
+    @abc.abstractmethod
+    def record_progress(self, job_id: str, *, owner: str, stage: Stage, progress: int) -> bool:
+        """False when `owner` no longer holds the running job."""
+
+    @abc.abstractmethod
+    def heartbeat(self, job_id: str, *, owner: str, lease_seconds: float) -> bool:
+        """Extend the lease of a queued or running job held by `owner`; False when it is not."""
+
+    @abc.abstractmethod
+    def complete_job(
+        self, job_id: str, *, owner: str | None, report: ReportRecord, refund: bool, refund_reason: str | None
+    ) -> JobOutcome:
+        """Save the report, set completed (or completed_refunded and refund once), queue the callback."""
+
+    @abc.abstractmethod
+    def fail_job(
+        self, job_id: str, *, failure: FailureRecord, owner: str | None = None, only_if_lease_expired: bool = False
+    ) -> JobOutcome:
+        """Log the error, set failed, refund once, queue the callback. `owner=None` acts for anyone."""
+
+    @abc.abstractmethod
+    def expired_jobs(self, *, limit: int = 100) -> list[Job]:
+        """Queued or running jobs whose lease has expired (their process died)."""
+
+    @abc.abstractmethod
+    def get_report(self, report_id: str) -> dict[str, Any] | None: ...
+
+    @abc.abstractmethod
+    def token_balance(self, user_id: str) -> int: ...
+
+    @abc.abstractmethod
+    def refund_count(self, job_id: str) -> int: ...
+
+    @abc.abstractmethod
+    def error_logs(self, job_id: str) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    def claim_due_callbacks(self, *, limit: int, claim_seconds: float) -> list[CallbackDelivery]:
+        """Pending deliveries whose time has come, hidden from other dispatchers for `claim_seconds`."""
+
+    @abc.abstractmethod
+    def record_callback_attempt(
+        self,
+        delivery_id: str,
+        *,
+        attempt: int,
+        started_at: datetime,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        status: str,
+        next_attempt_at: datetime | None,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def callback_delivery(self, job_id: str) -> CallbackDelivery | None: ...
+
+    @abc.abstractmethod
+    def callback_attempts(self, delivery_id: str) -> list[CallbackAttempt]: ...
+
+    def close(self) -> None:
+        """Release connections."""
+
+
+def open_store(settings) -> Store:
+    """The backend the settings ask for: Supabase when configured, else the embedded SQLite file."""
+    if settings.store_backend == "supabase":
+        from supabase_store import SupabaseStore
+
+        return SupabaseStore.from_settings(settings)
+    return SQLiteStore(settings.sqlite_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# SQLite
+# --------------------------------------------------------------------------------------------------
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS report_jobs (
+    job_id            TEXT PRIMARY KEY,
+    user_id           TEXT NOT NULL,
+    ticker            TEXT NOT NULL,
+    callback_url      TEXT,
+    fingerprint       TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('queued','running','completed','completed_refunded','failed')),
+    stage             TEXT NOT NULL,
+    progress          INTEGER NOT NULL DEFAULT 0 CHECK (progress BETWEEN 0 AND 100),
+    error_code        TEXT,
+    error_message     TEXT,
+    error_log_id      TEXT,
+    report_id         TEXT,
+    refunded          INTEGER NOT NULL DEFAULT 0,
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    lease_owner       TEXT,
+    lease_expires_at  TEXT,
+    heartbeat_at      TEXT,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    started_at        TEXT,
+    finished_at       TEXT
+);
+CREATE INDEX IF NOT EXISTS report_jobs_lease ON report_jobs (status, lease_expires_at);
+CREATE INDEX IF NOT EXISTS report_jobs_user ON report_jobs (user_id, created_at);
+
+CREATE TABLE IF NOT EXISTS reports (
+    id            TEXT PRIMARY KEY,
+    job_id        TEXT NOT NULL UNIQUE REFERENCES report_jobs (job_id),
+    user_id       TEXT NOT NULL,
+    ticker        TEXT NOT NULL,
+    company_name  TEXT,
+    report        TEXT NOT NULL,
+    is_valid      INTEGER NOT NULL,
+    ai_cost_usd   REAL NOT NULL DEFAULT 0,
+    total_tokens  INTEGER NOT NULL DEFAULT 0,
+    created_at    TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS token_balances (
+    user_id     TEXT PRIMARY KEY,
+    balance     INTEGER NOT NULL DEFAULT 0,
+    updated_at  TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS token_transactions (
+    id          TEXT PRIMARY KEY,
+    user_id     TEXT NOT NULL,
+    job_id      TEXT REFERENCES report_jobs (job_id),
+    amount      INTEGER NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('refund','purchase','spend','adjustment')),
+    reason      TEXT,
+    created_at  TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS token_transactions_one_refund_per_job
+    ON token_transactions (job_id) WHERE kind = 'refund';
+
+CREATE TABLE IF NOT EXISTS error_logs (
+    id          TEXT PRIMARY KEY,
+    job_id      TEXT REFERENCES report_jobs (job_id),
+    user_id     TEXT,
+    code        TEXT NOT NULL,
+    message     TEXT NOT NULL,
+    stage       TEXT,
+    details     TEXT NOT NULL DEFAULT '{}',
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS error_logs_job ON error_logs (job_id);
+
+CREATE TABLE IF NOT EXISTS callback_deliveries (
+    id                TEXT PRIMARY KEY,
+    job_id            TEXT NOT NULL UNIQUE REFERENCES report_jobs (job_id),
+    url               TEXT NOT NULL,
+    status            TEXT NOT NULL CHECK (status IN ('pending','delivered','failed')),
+    attempts          INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at   TEXT,
+    claimed_until     TEXT,
+    last_status_code  INTEGER,
+    last_error        TEXT,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    delivered_at      TEXT
+);
+CREATE INDEX IF NOT EXISTS callback_deliveries_due ON callback_deliveries (status, next_attempt_at);
+
+CREATE TABLE IF NOT EXISTS callback_attempts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery_id  TEXT NOT NULL REFERENCES callback_deliveries (id),
+    attempt      INTEGER NOT NULL,
+    started_at   TEXT NOT NULL,
+    status_code  INTEGER,
+    error        TEXT,
+    duration_ms  INTEGER NOT NULL
+);
+"""
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
+
+
+def _ts(moment: datetime | None) -> str | None:
+    return moment.astimezone(timezone.utc).strftime(_TIME_FORMAT) if moment else None
+
+
+def _dt(text: str | None) -> datetime | None:
+    return datetime.strptime(text, _TIME_FORMAT).replace(tzinfo=timezone.utc) if text else None
+
+
+class SQLiteStore(Store):
+    """The embedded store: one connection per thread, WAL, `BEGIN IMMEDIATE` for every write."""
+
+    def __init__(self, path: str):
+        self.path = path
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        try:
+            self._conn().executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot create the SQLite schema in {path}: {exc}") from exc
+
+    # -- plumbing ----------------------------------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.row_factory = sqlite3.Row
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("PRAGMA foreign_keys=ON")
+                conn.execute("PRAGMA busy_timeout=30000")
+            except sqlite3.Error as exc:
+                raise StoreUnavailable(f"cannot open the SQLite store: {exc}") from exc
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"the SQLite store is busy: {exc}") from exc
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+        try:
+            return self._conn().execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreUnavailable(f"the SQLite store did not answer: {exc}") from exc
+
+    def close(self) -> None:
+        """Close this thread's connection. Other threads' connections close when those threads end:
+        closing a connection another thread is using can crash the interpreter."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # -- jobs --------------------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        self._read("SELECT 1")
+
+    def create_job(self, request: JobRequest, *, lease_owner: str | None, lease_seconds: float) -> tuple[Job, bool]:
+        now = utcnow()
+        fingerprint = request.fingerprint()
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
+            if row is not None:
+                if row["fingerprint"] != fingerprint:
+                    raise JobConflict()
+                return _job(row), False
+            conn.execute(
+                """INSERT INTO report_jobs (job_id, user_id, ticker, callback_url, fingerprint, status, stage,
+                       progress, lease_owner, lease_expires_at, created_at, updated_at)
+                   VALUES (?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?, ?)""",
+                (
+                    request.job_id,
+                    request.user_id,
+                    request.ticker,
+                    request.callback_url,
+                    fingerprint,
+                    lease_owner,
+                    _ts(now + timedelta(seconds=lease_seconds)) if lease_owner else None,
+                    _ts(now),
+                    _ts(now),
+                ),
+            )
+            row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
+            return _job(row), True
+
+    def get_job(self, job_id: str) -> Job | None:
+        rows = self._read("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,))
+        return _job(rows[0]) if rows else None
+
+    def claim_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
+        now = utcnow()
+        with self._write() as conn:
+            cursor = conn.execute(
+                """UPDATE report_jobs SET status = 'running', stage = 'fetching', progress = ?, lease_owner = ?,
+                       lease_expires_at = ?, heartbeat_at = ?, attempts = attempts + 1,
+                       started_at = COALESCE(started_at, ?), updated_at = ?
+                   WHERE job_id = ? AND status = 'queued'""",
+                (Stage.FETCHING.progress, owner, _ts(now + timedelta(seconds=lease_seconds)), _ts(now), _ts(now), _ts(now), job_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+            return _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone())
+
+    def record_progress(self, job_id: str, *, owner: str, stage: Stage, progress: int) -> bool:
+        now = _ts(utcnow())
+        with self._write() as conn:
+            cursor = conn.execute(
+                """UPDATE report_jobs SET stage = ?, progress = MAX(progress, ?), updated_at = ?
+                   WHERE job_id = ? AND status = 'running' AND lease_owner = ?""",
+                (stage.value, progress, now, job_id, owner),
+            )
+            return cursor.rowcount == 1
+
+    def heartbeat(self, job_id: str, *, owner: str, lease_seconds: float) -> bool:
+        now = utcnow()
+        with self._write() as conn:
+            cursor = conn.execute(
+                """UPDATE report_jobs SET lease_expires_at = ?, heartbeat_at = ?
+                   WHERE job_id = ? AND status IN ('queued','running') AND lease_owner = ?""",
+                (_ts(now + timedelta(seconds=lease_seconds)), _ts(now), job_id, owner),
+            )
+            return cursor.rowcount == 1
+
+    def complete_job(
+        self, job_id: str, *, owner: str | None, report: ReportRecord, refund: bool, refund_reason: str | None
+    ) -> JobOutcome:
+        now = _ts(utcnow())
+        with self._write() as conn:
+            row = self._locked_job(conn, job_id)
+            if JobStatus(row["status"]).is_terminal or not _owned(row, owner):
+                return JobOutcome(_job(row), changed=False)
+            status = JobStatus.COMPLETED_REFUNDED if refund else JobStatus.COMPLETED
+            conn.execute(
+                """INSERT INTO reports (id, job_id, user_id, ticker, company_name, report, is_valid, ai_cost_usd,
+                       total_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    report.report_id,
+                    job_id,
+                    row["user_id"],
+                    report.ticker,
+                    report.company_name,
+                    json.dumps(report.body, separators=(",", ":"), default=str),
+                    int(report.is_valid),
+                    report.ai_cost_usd,
+                    report.total_tokens,
+                    now,
+                ),
+            )
+            if refund:
+                self._refund(conn, row, refund_reason or "report quality below standard", now)
+            conn.execute(
+                """UPDATE report_jobs SET status = ?, stage = 'done', progress = 100, report_id = ?, refunded = ?,
+                       lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+                   WHERE job_id = ?""",
+                (status.value, report.report_id, int(refund), now, now, job_id),
+            )
+            self._queue_callback(conn, row, now)
+            return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()), True)
+
+    def fail_job(
+        self, job_id: str, *, failure: FailureRecord, owner: str | None = None, only_if_lease_expired: bool = False
+    ) -> JobOutcome:
+        now = _ts(utcnow())
+        with self._write() as conn:
+            row = self._locked_job(conn, job_id)
+            if JobStatus(row["status"]).is_terminal or not _owned(row, owner):
+                return JobOutcome(_job(row), changed=False)
+            if only_if_lease_expired and (row["lease_expires_at"] is None or row["lease_expires_at"] > now):
+                return JobOutcome(_job(row), changed=False)
+            error_log_id = str(uuid.uuid4())
+            conn.execute(
+                """INSERT INTO error_logs (id, job_id, user_id, code, message, stage, details, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (
+                    error_log_id,
+                    job_id,
+                    row["user_id"],
+                    failure.code,
+                    failure.message,
+                    failure.stage,
+                    json.dumps(failure.details, default=str),
+                    now,
+                ),
+            )
+            self._refund(conn, row, f"job failed: {failure.code}", now)
+            conn.execute(
+                """UPDATE report_jobs SET status = 'failed', error_code = ?, error_message = ?, error_log_id = ?,
+                       refunded = 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+                   WHERE job_id = ?""",
+                (failure.code, failure.message, error_log_id, now, now, job_id),
+            )
+            self._queue_callback(conn, row, now)
+            return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()), True)
+
+    def expired_jobs(self, *, limit: int = 100) -> list[Job]:
+        rows = self._read(
+            """SELECT * FROM report_jobs WHERE status IN ('queued','running') AND lease_expires_at IS NOT NULL
+               AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?""",
+            (_ts(utcnow()), limit),
+        )
+        return [_job(r) for r in rows]
+
+    def _locked_job(self, conn: sqlite3.Connection, job_id: str) -> sqlite3.Row:
+        row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise StoreRejected(f"no job {job_id}")
+        return row
+
+    def _refund(self, conn: sqlite3.Connection, job_row: sqlite3.Row, reason: str, now: str) -> None:
+        cursor = conn.execute(
+            """INSERT INTO token_transactions (id, user_id, job_id, amount, kind, reason, created_at)
+               VALUES (?, ?, ?, 1, 'refund', ?, ?) ON CONFLICT DO NOTHING""",
+            (str(uuid.uuid4()), job_row["user_id"], job_row["job_id"], reason[:500], now),
+        )
+        if cursor.rowcount == 1:  # the unique index makes a second refund of one job a no-op
+            conn.execute(
+                """INSERT INTO token_balances (user_id, balance, updated_at) VALUES (?, 1, ?)
+                   ON CONFLICT (user_id) DO UPDATE SET balance = balance + 1, updated_at = excluded.updated_at""",
+                (job_row["user_id"], now),
+            )
+
+    def _queue_callback(self, conn: sqlite3.Connection, job_row: sqlite3.Row, now: str) -> None:
+        if not job_row["callback_url"]:
+            return
+        conn.execute(
+            """INSERT INTO callback_deliveries (id, job_id, url, status, attempts, next_attempt_at, created_at, updated_at)
+               VALUES (?, ?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING""",
+            (delivery_id_for(job_row["job_id"]), job_row["job_id"], job_row["callback_url"], now, now, now),
+        )
+
+    # -- reads for operators and tests -------------------------------------------------------------
+
+    def get_report(self, report_id: str) -> dict[str, Any] | None:
+        rows = self._read("SELECT report FROM reports WHERE id = ?", (report_id,))
+        return json.loads(rows[0]["report"]) if rows else None
+
+    def token_balance(self, user_id: str) -> int:
+        rows = self._read("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,))
+        return int(rows[0]["balance"]) if rows else 0
+
+    def refund_count(self, job_id: str) -> int:
+        rows = self._read("SELECT COUNT(*) AS n FROM token_transactions WHERE job_id = ? AND kind = 'refund'", (job_id,))
+        return int(rows[0]["n"])
+
+    def error_logs(self, job_id: str) -> list[dict[str, Any]]:
+        rows = self._read("SELECT * FROM error_logs WHERE job_id = ? ORDER BY created_at", (job_id,))
+        return [{**dict(r), "details": json.loads(r["details"])} for r in rows]
+
+    # -- callbacks ---------------------------------------------------------------------------------
+
+    def claim_due_callbacks(self, *, limit: int, claim_seconds: float) -> list[CallbackDelivery]:
+        now = utcnow()
+        with self._write() as conn:
+            rows = conn.execute(
+                """SELECT * FROM callback_deliveries WHERE status = 'pending' AND next_attempt_at <= ?
+                   AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY next_attempt_at LIMIT ?""",
+                (_ts(now), _ts(now), limit),
+            ).fetchall()
+            until = _ts(now + timedelta(seconds=claim_seconds))
+            for row in rows:
+                conn.execute("UPDATE callback_deliveries SET claimed_until = ? WHERE id = ?", (until, row["id"]))
+            return [_delivery(r) for r in rows]
+
+    def record_callback_attempt(
+        self,
+        delivery_id: str,
+        *,
+        attempt: int,
+        started_at: datetime,
+        status_code: int | None,
+        error: str | None,
+        duration_ms: int,
+        status: str,
+        next_attempt_at: datetime | None,
+    ) -> None:
+        now = _ts(utcnow())
+        with self._write() as conn:
+            conn.execute(
+                """INSERT INTO callback_attempts (delivery_id, attempt, started_at, status_code, error, duration_ms)
+                   VALUES (?, ?, ?, ?, ?, ?)""",
+                (delivery_id, attempt, _ts(started_at), status_code, error, duration_ms),
+            )
+            conn.execute(
+                """UPDATE callback_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, claimed_until = NULL,
+                       last_status_code = ?, last_error = ?, updated_at = ?,
+                       delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
+                   WHERE id = ?""",
+                (status, attempt, _ts(next_attempt_at), status_code, error, now, status, now, delivery_id),
+            )
+
+    def callback_delivery(self, job_id: str) -> CallbackDelivery | None:
+        rows = self._read("SELECT * FROM callback_deliveries WHERE job_id = ?", (job_id,))
+        return _delivery(rows[0]) if rows else None
+
+    def callback_attempts(self, delivery_id: str) -> list[CallbackAttempt]:
+        rows = self._read("SELECT * FROM callback_attempts WHERE delivery_id = ? ORDER BY attempt", (delivery_id,))
+        return [
+            CallbackAttempt(
+                delivery_id=r["delivery_id"],
+                attempt=r["attempt"],
+                started_at=_dt(r["started_at"]),
+                status_code=r["status_code"],
+                error=r["error"],
+                duration_ms=r["duration_ms"],
+            )
+            for r in rows
+        ]
+
+
+def _owned(row: sqlite3.Row, owner: str | None) -> bool:
+    return owner is None or (row["lease_owner"] == owner and row["status"] == "running")
+
+
+def _job(row: sqlite3.Row) -> Job:
+    return Job(
+        job_id=row["job_id"],
+        user_id=row["user_id"],
+        ticker=row["ticker"],
+        callback_url=row["callback_url"],
+        fingerprint=row["fingerprint"],
+        status=JobStatus(row["status"]),
+        stage=Stage(row["stage"]),
+        progress=row["progress"],
+        created_at=_dt(row["created_at"]),
+        updated_at=_dt(row["updated_at"]),
+        error=JobError(row["error_code"], row["error_message"]) if row["error_code"] else None,
+        error_log_id=row["error_log_id"],
+        report_id=row["report_id"],
+        refunded=bool(row["refunded"]),
+        attempts=row["attempts"],
+        lease_owner=row["lease_owner"],
+        lease_expires_at=_dt(row["lease_expires_at"]),
+    )
+
+
+def _delivery(row: sqlite3.Row) -> CallbackDelivery:
+    return CallbackDelivery(
+        delivery_id=row["id"],
+        job_id=row["job_id"],
+        url=row["url"],
+        status=row["status"],
+        attempts=row["attempts"],
+        next_attempt_at=_dt(row["next_attempt_at"]),
+        last_status_code=row["last_status_code"],
+        last_error=row["last_error"],
+        delivered_at=_dt(row["delivered_at"]),
+    )

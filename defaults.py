@@ -1,0 +1,68 @@
+"""Every default value of the service, in one place.
+
+`config.Settings` reads the environment and falls back to these. Keeping them here (as python-rq
+does in `rq/defaults.py`) means a newcomer finds every tunable number without reading the code
+that uses it.
+"""
+
+SERVICE_NAME = "10k-report-worker"
+VERSION = "0.1.0"
+
+# --- HTTP -----------------------------------------------------------------------------------------
+APP_ENV = "production"  # development | test | production
+PORT = 8000
+MAX_REQUEST_BYTES = 16 * 1024  # POST bodies above this answer 413
+LOG_LEVEL = "INFO"
+
+# --- Jobs -----------------------------------------------------------------------------------------
+QUEUE_BACKEND = "thread"  # thread (in-process pool) | rq (Redis Queue)
+MAX_CONCURRENT_JOBS = 4  # jobs running at once, per process
+MAX_QUEUED_JOBS = 20  # jobs waiting for a slot, per process; beyond this POST answers 429
+QUEUE_FULL_RETRY_AFTER_SECONDS = 30
+JOB_TIMEOUT_SECONDS = 300
+JOB_LEASE_SECONDS = 60  # a job whose lease is not renewed for this long is presumed dead
+HEARTBEAT_INTERVAL_SECONDS = 15
+JOB_TIMEOUT_GRACE_SECONDS = 10  # after the deadline, the watchdog fails a job that has not stopped
+
+# --- Store ----------------------------------------------------------------------------------------
+SQLITE_PATH = "var/report-worker.db"
+STORE_RETRY_ATTEMPTS = 5  # idempotent store calls are retried this many times on transient errors
+STORE_RETRY_BASE_SECONDS = 0.5
+
+# --- Callbacks (Standard Webhooks) ----------------------------------------------------------------
+CALLBACK_MAX_ATTEMPTS = 6
+CALLBACK_RETRY_BASE_SECONDS = 10.0  # delays 10 s, 30 s, 90 s, 270 s, 480 s: about 15 minutes
+CALLBACK_RETRY_FACTOR = 3.0
+CALLBACK_RETRY_MAX_DELAY_SECONDS = 480.0
+CALLBACK_TIMEOUT_SECONDS = 15.0
+CALLBACK_POLL_INTERVAL_SECONDS = 2.0  # how often the dispatcher looks for due deliveries
+CALLBACK_CLAIM_SECONDS = 60  # a claimed delivery is invisible to other dispatchers for this long
+
+# --- SEC EDGAR ------------------------------------------------------------------------------------
+SEC_WWW_BASE_URL = "https://www.sec.gov"
+SEC_DATA_BASE_URL = "https://data.sec.gov"
+SEC_MAX_REQUESTS_PER_SECOND = 8.0  # the SEC allows 10 per second in total; keep headroom
+SEC_MAX_REQUESTS_PER_SECOND_CEILING = 10.0
+SEC_CONNECT_TIMEOUT_SECONDS = 5.0
+SEC_READ_TIMEOUT_SECONDS = 30.0
+SEC_MAX_RETRIES = 4
+SEC_RETRY_BASE_SECONDS = 0.5
+SEC_RETRY_MAX_DELAY_SECONDS = 20.0
+SEC_BLOCK_COOLDOWN_SECONDS = 600  # the SEC lifts a block after 10 minutes below the threshold
+EDGAR_CACHE_DIR = "var/edgar-cache"
+EDGAR_METADATA_TTL_SECONDS = 86400
+EDGAR_CACHE_MAX_MB = 1024
+
+# --- Claude ---------------------------------------------------------------------------------------
+ANTHROPIC_MODEL = "claude-sonnet-5-5"
+ANTHROPIC_SMALL_MODEL = "claude-haiku-5-5"
+ANTHROPIC_MAX_RETRIES = 2
+ANTHROPIC_TIMEOUT_SECONDS = 120.0
+AI_MAX_CONCURRENCY = 4
+AI_MAX_INPUT_TOKENS_PER_REPORT = 60000
+AI_MAX_INPUT_TOKENS_PER_ITEM = 8000
+AI_MAX_OUTPUT_TOKENS_PER_ITEM = 4000
+AI_RETRY_AFTER_CAP_SECONDS = 30.0
+
+# --- Tests and benchmarks -------------------------------------------------------------------------
+EDGAR_CORPUS_DIR = "../shared/edgar-corpus"

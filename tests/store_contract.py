@@ -1,0 +1,280 @@
+"""The store contract: every backend runs these tests unchanged.
+
+A backend's test module subclasses `StoreContract` and provides a `store` fixture returning a
+fresh, empty store. Nothing here may depend on the backend.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+
+from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, FailureRecord, ReportRecord
+from exceptions import JobConflict
+from job import JobRequest, JobStatus, Stage
+
+
+def request(ticker="AAPL", callback_url="https://hooks.example.com/cb", **kw) -> JobRequest:
+    return JobRequest(
+        job_id=kw.get("job_id", str(uuid.uuid4())),
+        user_id=kw.get("user_id", str(uuid.uuid4())),
+        ticker=ticker,
+        callback_url=callback_url,
+    )
+
+
+def report_record(ticker="AAPL") -> ReportRecord:
+    return ReportRecord(
+        report_id=str(uuid.uuid4()),
+        ticker=ticker,
+        company_name="Apple Inc.",
+        body={"ticker": ticker, "quality": {"is_valid": True}, "items": {"newer": {"1": {"word_count": 10}}}},
+        is_valid=True,
+        ai_cost_usd=0.0123,
+        total_tokens=4567,
+    )
+
+
+FAILURE = FailureRecord(code="TICKER_NOT_FOUND", message="no such ticker", stage="fetching", details={"ticker": "ZZZZ"})
+OWNER = "host:1:abcd"
+
+
+class StoreContract:
+    # -- creating and reading jobs -----------------------------------------------------------------
+
+    def test_ping(self, store):
+        store.ping()
+
+    def test_create_then_get(self, store):
+        req = request()
+        job, created = store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        assert created
+        assert (job.job_id, job.user_id, job.ticker, job.callback_url) == (req.job_id, req.user_id, "AAPL", req.callback_url)
+        assert job.status is JobStatus.QUEUED and job.stage is Stage.QUEUED and job.progress == 0
+        assert not job.refunded and job.report_id is None and job.error is None
+        assert job.lease_owner == OWNER and job.lease_expires_at > datetime.now(timezone.utc)
+        again = store.get_job(req.job_id)
+        assert again.status is JobStatus.QUEUED and again.fingerprint == req.fingerprint()
+        assert again.created_at.tzinfo is not None
+
+    def test_unknown_job_is_none(self, store):
+        assert store.get_job(str(uuid.uuid4())) is None
+
+    def test_same_payload_returns_existing_job(self, store):
+        req = request()
+        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        job, created = store.create_job(req, lease_owner="other", lease_seconds=30)
+        assert not created and job.job_id == req.job_id and job.lease_owner == OWNER
+
+    def test_different_payload_conflicts(self, store):
+        req = request()
+        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        with pytest.raises(JobConflict):
+            store.create_job(request(ticker="MSFT", job_id=req.job_id, user_id=req.user_id), lease_owner=OWNER, lease_seconds=30)
+
+    # -- running ------------------------------------------------------------------------------------
+
+    def test_claim_once(self, store):
+        req = request()
+        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        first = store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
+        assert first.status is JobStatus.RUNNING and first.attempts == 1 and first.lease_owner == OWNER
+        assert store.claim_job(req.job_id, owner="someone-else", lease_seconds=30) is None
+
+    def test_concurrent_claims_have_one_winner(self, store):
+        req = request()
+        store.create_job(req, lease_owner=None, lease_seconds=30)
+        winners = []
+
+        def claim(n):
+            if store.claim_job(req.job_id, owner=f"w{n}", lease_seconds=30) is not None:
+                winners.append(n)
+
+        threads = [threading.Thread(target=claim, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(winners) == 1
+
+    def test_progress_only_by_owner(self, store):
+        req = request()
+        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
+        assert store.record_progress(req.job_id, owner=OWNER, stage=Stage.DIFFING, progress=45)
+        assert not store.record_progress(req.job_id, owner="intruder", stage=Stage.SAVING, progress=90)
+        job = store.get_job(req.job_id)
+        assert job.stage is Stage.DIFFING and job.progress == 45
+
+    def test_progress_never_goes_back(self, store):
+        req = request()
+        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
+        store.record_progress(req.job_id, owner=OWNER, stage=Stage.SUMMARIZING, progress=55)
+        store.record_progress(req.job_id, owner=OWNER, stage=Stage.DIFFING, progress=45)
+        assert store.get_job(req.job_id).progress == 55
+
+    def test_heartbeat_extends_lease(self, store):
+        req = request()
+        store.create_job(req, lease_owner=OWNER, lease_seconds=1)
+        before = store.get_job(req.job_id).lease_expires_at
+        assert store.heartbeat(req.job_id, owner=OWNER, lease_seconds=60)
+        assert store.get_job(req.job_id).lease_expires_at > before
+        assert not store.heartbeat(req.job_id, owner="intruder", lease_seconds=60)
+
+    def test_expired_leases_are_listed(self, store):
+        expired, alive = request(), request()
+        store.create_job(expired, lease_owner=OWNER, lease_seconds=0.2)
+        store.create_job(alive, lease_owner=OWNER, lease_seconds=60)
+        time.sleep(0.4)
+        ids = {j.job_id for j in store.expired_jobs()}
+        assert expired.job_id in ids and alive.job_id not in ids
+
+    # -- completing ---------------------------------------------------------------------------------
+
+    def _running(self, store, **kw):
+        req = request(**kw)
+        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
+        return req
+
+    def test_complete_saves_report_without_refund(self, store):
+        req = self._running(store)
+        record = report_record()
+        outcome = store.complete_job(req.job_id, owner=OWNER, report=record, refund=False, refund_reason=None)
+        assert outcome.changed
+        job = store.get_job(req.job_id)
+        assert job.status is JobStatus.COMPLETED and job.report_id == record.report_id and not job.refunded
+        assert job.progress == 100 and job.stage is Stage.DONE and job.lease_owner is None
+        assert store.get_report(record.report_id) == record.body
+        assert store.refund_count(req.job_id) == 0 and store.token_balance(req.user_id) == 0
+
+    def test_complete_with_refund_refunds_once(self, store):
+        req = self._running(store)
+        outcome = store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=True, refund_reason="ITEM_MISSING")
+        assert outcome.job.status is JobStatus.COMPLETED_REFUNDED and outcome.job.refunded
+        again = store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=True, refund_reason="again")
+        assert not again.changed and again.job.report_id == outcome.job.report_id
+        assert store.refund_count(req.job_id) == 1 and store.token_balance(req.user_id) == 1
+
+    def test_complete_by_a_stranger_does_nothing(self, store):
+        req = self._running(store)
+        outcome = store.complete_job(req.job_id, owner="intruder", report=report_record(), refund=False, refund_reason=None)
+        assert not outcome.changed and store.get_job(req.job_id).status is JobStatus.RUNNING
+
+    # -- failing ------------------------------------------------------------------------------------
+
+    def test_fail_logs_error_and_refunds_once(self, store):
+        req = self._running(store)
+        outcome = store.fail_job(req.job_id, failure=FAILURE, owner=OWNER)
+        job = outcome.job
+        assert outcome.changed and job.status is JobStatus.FAILED and job.refunded
+        assert job.error.code == "TICKER_NOT_FOUND" and job.error.message == "no such ticker"
+        logs = store.error_logs(req.job_id)
+        assert len(logs) == 1 and logs[0]["id"] == job.error_log_id and logs[0]["details"] == {"ticker": "ZZZZ"}
+        assert logs[0]["stage"] == "fetching"
+        assert not store.fail_job(req.job_id, failure=FAILURE, owner=None).changed
+        assert store.refund_count(req.job_id) == 1 and store.token_balance(req.user_id) == 1
+        assert len(store.error_logs(req.job_id)) == 1
+
+    def test_fail_after_complete_does_nothing(self, store):
+        req = self._running(store)
+        store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=False, refund_reason=None)
+        assert not store.fail_job(req.job_id, failure=FAILURE).changed
+        job = store.get_job(req.job_id)
+        assert job.status is JobStatus.COMPLETED and not job.refunded and store.refund_count(req.job_id) == 0
+
+    def test_fail_a_queued_job(self, store):
+        req = request()
+        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        assert store.fail_job(req.job_id, failure=FAILURE).job.status is JobStatus.FAILED
+
+    def test_fail_only_if_lease_expired(self, store):
+        req = self._running(store)
+        assert not store.fail_job(req.job_id, failure=FAILURE, only_if_lease_expired=True).changed
+        short = request()
+        store.create_job(short, lease_owner=OWNER, lease_seconds=30)
+        store.claim_job(short.job_id, owner=OWNER, lease_seconds=0.2)
+        time.sleep(0.4)
+        assert store.fail_job(short.job_id, failure=FAILURE, only_if_lease_expired=True).changed
+
+    def test_concurrent_complete_and_fail_end_once(self, store):
+        req = self._running(store)
+        results = []
+
+        def finish(n):
+            if n % 2:
+                results.append(store.fail_job(req.job_id, failure=FAILURE).changed)
+            else:
+                results.append(store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=True, refund_reason="x").changed)
+
+        threads = [threading.Thread(target=finish, args=(n,)) for n in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert results.count(True) == 1
+        assert store.refund_count(req.job_id) == 1 and store.token_balance(req.user_id) == 1
+
+    def test_balances_are_per_user(self, store):
+        user = str(uuid.uuid4())
+        for _ in range(3):
+            req = self._running(store, user_id=user)
+            store.fail_job(req.job_id, failure=FAILURE)
+        assert store.token_balance(user) == 3
+
+    # -- callbacks ----------------------------------------------------------------------------------
+
+    def test_terminal_job_queues_one_callback(self, store):
+        req = self._running(store)
+        store.fail_job(req.job_id, failure=FAILURE)
+        store.fail_job(req.job_id, failure=FAILURE)
+        delivery = store.callback_delivery(req.job_id)
+        assert delivery.status == CALLBACK_PENDING and delivery.url == req.callback_url and delivery.attempts == 0
+
+    def test_no_callback_without_url(self, store):
+        req = self._running(store, callback_url=None)
+        store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=False, refund_reason=None)
+        assert store.callback_delivery(req.job_id) is None
+
+    def test_claimed_callbacks_are_hidden_from_other_dispatchers(self, store):
+        req = self._running(store)
+        store.fail_job(req.job_id, failure=FAILURE)
+        first = store.claim_due_callbacks(limit=10, claim_seconds=30)
+        assert [d.job_id for d in first] == [req.job_id]
+        assert store.claim_due_callbacks(limit=10, claim_seconds=30) == []
+
+    def test_callback_attempts_are_recorded(self, store):
+        req = self._running(store)
+        store.fail_job(req.job_id, failure=FAILURE)
+        delivery = store.claim_due_callbacks(limit=10, claim_seconds=30)[0]
+        now = datetime.now(timezone.utc)
+        store.record_callback_attempt(
+            delivery.delivery_id, attempt=1, started_at=now, status_code=503, error="HTTP 503", duration_ms=12,
+            status=CALLBACK_PENDING, next_attempt_at=now,
+        )
+        again = store.claim_due_callbacks(limit=10, claim_seconds=30)
+        assert len(again) == 1 and again[0].attempts == 1 and again[0].last_status_code == 503
+        store.record_callback_attempt(
+            delivery.delivery_id, attempt=2, started_at=now, status_code=200, error=None, duration_ms=8,
+            status=CALLBACK_DELIVERED, next_attempt_at=None,
+        )
+        final = store.callback_delivery(req.job_id)
+        assert final.status == CALLBACK_DELIVERED and final.attempts == 2 and final.delivered_at is not None
+        assert [(a.attempt, a.status_code) for a in store.callback_attempts(delivery.delivery_id)] == [(1, 503), (2, 200)]
+        assert store.claim_due_callbacks(limit=10, claim_seconds=30) == []
+
+    def test_failed_callback_is_not_retried(self, store):
+        req = self._running(store)
+        store.fail_job(req.job_id, failure=FAILURE)
+        delivery = store.claim_due_callbacks(limit=10, claim_seconds=30)[0]
+        store.record_callback_attempt(
+            delivery.delivery_id, attempt=1, started_at=datetime.now(timezone.utc), status_code=410, error="HTTP 410",
+            duration_ms=5, status=CALLBACK_FAILED, next_attempt_at=None,
+        )
+        assert store.claim_due_callbacks(limit=10, claim_seconds=0) == []
+        assert store.callback_delivery(req.job_id).status == CALLBACK_FAILED

@@ -1,0 +1,74 @@
+"""`python -m worker extract FILE` and `python -m worker report TICKER --json FILE`, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT, USER_AGENT
+
+SMALL_FILING = b"""<html><body>
+<p>UNITED STATES SECURITIES AND EXCHANGE COMMISSION</p><p>FORM 10-K</p>
+<p>PART I</p>
+<p>Item 1. Business</p><p>We make widgets in Ohio and sell them worldwide to industrial buyers.</p>
+<p>Item 1A. Risk Factors</p><p>Demand for widgets may fall. Our suppliers may fail.</p>
+<p>Item 2. Properties</p><p>We own one plant.</p>
+<p>PART II</p>
+<p>Item 7. Management's Discussion and Analysis</p><p>Revenue grew 5% to $12.3 million.</p>
+<p>Item 8. Financial Statements</p><p>The information required by this Item is set forth in Part IV, Item 15.</p>
+<p>Item 9. Changes in and Disagreements with Accountants</p><p>None.</p>
+<p>SIGNATURES</p><p>Pursuant to the requirements...</p>
+</body></html>"""
+
+
+def run(args, env=None, timeout=120):
+    return subprocess.run([sys.executable, "-m", "worker", *args], cwd=ROOT, env=env or os.environ.copy(),
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_extract_prints_items_as_json(tmp_path):
+    path = tmp_path / "filing.html"
+    path.write_bytes(SMALL_FILING)
+    result = run(["extract", str(path)])
+    assert result.returncode == 0, result.stderr
+    items = json.loads(result.stdout)
+    assert len(items) == 23
+    assert items["1"]["status"] == "present" and "widgets in Ohio" in items["1"]["text"]
+    assert items["1"]["title"] == "Business" and items["1"]["word_count"] == 12
+    assert items["8"]["status"] == "incorporated_by_reference" and items["8"]["refers_to"].startswith("Item 15")
+    assert items["9"]["status"] == "not_applicable"
+    assert items["1C"]["status"] == "missing" and items["1C"]["text"] == ""
+    assert set(items["7"]) == {"status", "title", "word_count", "text", "refers_to"}
+
+
+def test_extract_a_corpus_filing(corpus):
+    result = run(["extract", str(corpus / "filings/AAPL/AAPL-10k-2024-09-28.html")])
+    items = json.loads(result.stdout)
+    assert items["1A"]["word_count"] > 8000 and items["7"]["word_count"] > 2000
+
+
+def test_extract_missing_file_is_a_clear_error(tmp_path):
+    result = run(["extract", str(tmp_path / "nope.html")])
+    assert result.returncode != 0 and "nope.html" in result.stderr
+
+
+def test_report_writes_the_report_object(edgar, tmp_path):
+    env = {**os.environ, "APP_ENV": "development", "SQLITE_PATH": str(tmp_path / "cli.db"), "SEC_USER_AGENT": USER_AGENT,
+           "SEC_WWW_BASE_URL": edgar.base_url, "SEC_DATA_BASE_URL": edgar.base_url, "EDGAR_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("ANTHROPIC_API_KEY", None)
+    out = tmp_path / "report.json"
+    result = run(["report", "nvda", "--json", str(out)], env=env)
+    assert result.returncode == 0, result.stderr
+    assert "fetching" in result.stderr and "100%" in result.stderr and "completed" in result.stderr
+    report = json.loads(out.read_text())
+    assert report["ticker"] == "NVDA" and report["ai_provider"] == "offline"
+    assert report["filings"]["newer"]["period_of_report"] == "2025-01-26"
+
+
+def test_report_for_unknown_ticker_fails_clearly(edgar, tmp_path):
+    env = {**os.environ, "APP_ENV": "development", "SQLITE_PATH": str(tmp_path / "cli.db"), "SEC_USER_AGENT": USER_AGENT,
+           "SEC_WWW_BASE_URL": edgar.base_url, "SEC_DATA_BASE_URL": edgar.base_url}
+    result = run(["report", "ZZZZZZ"], env=env)
+    assert result.returncode == 1 and "TICKER_NOT_FOUND" in result.stderr

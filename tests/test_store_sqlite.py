@@ -1,0 +1,68 @@
+"""The store contract on the embedded SQLite backend, plus what only SQLite promises."""
+
+import multiprocessing
+import uuid
+
+import pytest
+
+from database import SQLiteStore
+from job import JobStatus
+from store_contract import OWNER, StoreContract, report_record, request
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(str(tmp_path / "store.db"))
+    yield s
+    s.close()
+
+
+class TestSQLiteStore(StoreContract):
+    pass
+
+
+def _claim_in_process(path, job_id, queue):
+    store = SQLiteStore(path)
+    queue.put(store.claim_job(job_id, owner=f"proc-{multiprocessing.current_process().pid}", lease_seconds=30) is not None)
+
+
+def test_claims_across_processes_have_one_winner(tmp_path):
+    path = str(tmp_path / "store.db")
+    store = SQLiteStore(path)
+    req = request()
+    store.create_job(req, lease_owner=None, lease_seconds=30)
+    queue = multiprocessing.get_context("spawn").Queue()
+    procs = [multiprocessing.get_context("spawn").Process(target=_claim_in_process, args=(path, req.job_id, queue)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert sorted(queue.get(timeout=5) for _ in procs) == [False, False, False, True]
+
+
+def test_state_survives_reopening(tmp_path):
+    path = str(tmp_path / "store.db")
+    store = SQLiteStore(path)
+    req = request()
+    store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+    store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
+    record = report_record()
+    store.complete_job(req.job_id, owner=OWNER, report=record, refund=False, refund_reason=None)
+    store.close()
+    reopened = SQLiteStore(path)
+    assert reopened.get_job(req.job_id).status is JobStatus.COMPLETED
+    assert reopened.get_report(record.report_id)["ticker"] == "AAPL"
+
+
+def test_a_second_refund_row_is_impossible(tmp_path):
+    """The unique index, not just the code path, forbids two refunds for one job."""
+    import sqlite3
+
+    store = SQLiteStore(str(tmp_path / "store.db"))
+    req = request()
+    store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+    conn = sqlite3.connect(str(tmp_path / "store.db"))
+    insert = "INSERT INTO token_transactions (id, user_id, job_id, amount, kind, created_at) VALUES (?, ?, ?, 1, 'refund', 'now')"
+    conn.execute(insert, (str(uuid.uuid4()), req.user_id, req.job_id))
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(insert, (str(uuid.uuid4()), req.user_id, req.job_id))

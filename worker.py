@@ -1,0 +1,329 @@
+"""The job pipeline: fetch -> extract -> diff -> summarize -> validate -> save -> callback.
+
+`process_job(job_id, services)` is the one entry point, used by the in-process runner, by RQ
+workers and by the CLI. It claims the job (so it runs once), records `stage` and `progress` after
+each stage, and ends the job exactly once: `complete_job` (report saved, refund if the validator
+says so) or `fail_job` (error logged, refund). Any exception becomes a typed `JobFailure`.
+
+    python -m worker report TICKER [--json FILE]   run the pipeline on the embedded defaults
+    python -m worker extract FILE                  print the items of one filing as JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import socket
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+import defaults
+from ai_analyzer import Summarizer, make_summarizer
+from callbacks import CallbackDispatcher
+from config import Settings
+from database import FailureRecord, ReportRecord, Store, open_store
+from diff_analyzer import diff_filings
+from exceptions import ConfigError, ExtractionFailed, JobFailure, LeaseLost, StoreUnavailable, as_job_failure
+from job import Job, JobRequest, Stage
+from observability import configure_logging, job_context
+from quality_validator import validate
+from report import build_report
+from runner import JobControl, ThreadPoolRunner
+from sec_fetcher import EdgarClient
+from section_extractor import extract_items
+
+log = logging.getLogger("worker")
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The pure stages. Tests substitute one of them to inject a failure at that stage."""
+
+    extract: Callable = extract_items
+    diff: Callable = diff_filings
+    validate: Callable = validate
+
+
+@dataclass
+class Services:
+    """Everything a job needs, built once per process (after gunicorn forks)."""
+
+    settings: Settings
+    store: Store
+    edgar: EdgarClient
+    summarizer: Summarizer
+    dispatcher: CallbackDispatcher
+    pipeline: Pipeline = field(default_factory=Pipeline)
+    owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
+    runner: ThreadPoolRunner | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, *, store: Store | None = None, pipeline: Pipeline | None = None, **parts) -> "Services":
+        store = store or open_store(settings)
+        services = cls(
+            settings=settings,
+            store=store,
+            edgar=parts.pop("edgar", None) or EdgarClient(settings),
+            summarizer=parts.pop("summarizer", None) or make_summarizer(settings),
+            dispatcher=parts.pop("dispatcher", None) or CallbackDispatcher(settings, store),
+            pipeline=pipeline or Pipeline(),
+        )
+        services.runner = ThreadPoolRunner(settings, store, services.owner, lambda job_id, control: process_job(job_id, services, control))
+        return services
+
+    def start(self) -> "Services":
+        self.dispatcher.start()
+        self.runner.start()
+        return self
+
+    def close(self, wait: bool = False, timeout: float | None = 5.0) -> None:
+        self.runner.shutdown(wait=wait, timeout=timeout)
+        self.dispatcher.stop()
+        self.store.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# The pipeline
+# --------------------------------------------------------------------------------------------------
+
+
+class _Run:
+    """One execution of one job: tracks the stage, records progress, checks the deadline."""
+
+    def __init__(self, job: Job, services: Services, control: JobControl, on_progress: Callable | None):
+        self.job = job
+        self.services = services
+        self.control = control
+        self.on_progress = on_progress
+        self.stage = Stage.FETCHING
+        self.stage_seconds: dict[str, float] = {}
+        self._stage_started = time.monotonic()
+
+    def enter(self, stage: Stage) -> None:
+        self._close_stage()
+        self.control.check()
+        self.stage = stage
+        if not self.services.store.record_progress(self.job.job_id, owner=self.services.owner, stage=stage, progress=stage.progress):
+            raise LeaseLost()
+        if self.on_progress:
+            self.on_progress(stage)
+
+    def _close_stage(self) -> None:
+        now = time.monotonic()
+        self.stage_seconds[self.stage.value] = self.stage_seconds.get(self.stage.value, 0.0) + now - self._stage_started
+        log.info("stage finished", extra={"stage": self.stage.value, "duration_ms": int((now - self._stage_started) * 1000)})
+        self._stage_started = now
+
+
+def process_job(job_id: str, services: Services, control: JobControl | None = None, on_progress: Callable | None = None) -> Job | None:
+    """Run one job to a terminal state. Safe to call twice: only one caller can claim the job."""
+    control = control or JobControl(job_id=job_id, timeout_seconds=services.settings.job_timeout_seconds)
+    store, settings = services.store, services.settings
+    with job_context(job_id):
+        job = store.claim_job(job_id, owner=services.owner, lease_seconds=settings.job_lease_seconds)
+        if job is None:
+            log.info("job not claimable (already running or finished)")
+            return store.get_job(job_id)
+        log.info("job started", extra={"ticker": job.ticker, "attempt": job.attempts})
+        run = _Run(job, services, control, on_progress)
+        started = time.monotonic()
+        try:
+            record = _produce_report(run, services, started)
+            run.enter(Stage.SAVING)
+            outcome = _store_call(
+                lambda: store.complete_job(
+                    job_id,
+                    owner=services.owner,
+                    report=record["report"],
+                    refund=record["refund"],
+                    refund_reason=record["refund_reason"],
+                )
+            )
+            if not outcome.changed:
+                log.warning("job finished elsewhere; this run's report is discarded", extra={"status": outcome.job.status.value})
+            else:
+                log.info(
+                    "job completed",
+                    extra={"status": outcome.job.status.value, "refunded": outcome.job.refunded, "duration_ms": int((time.monotonic() - started) * 1000)},
+                )
+            return outcome.job
+        except LeaseLost:
+            log.warning("job stopped: this worker no longer holds it")
+            return store.get_job(job_id)
+        except Exception as exc:  # every failure ends the job, typed, exactly once
+            return _fail(job_id, run.stage, exc, services)
+        finally:
+            services.dispatcher.wake()
+
+
+def _produce_report(run: _Run, services: Services, started: float) -> dict:
+    job, pipeline = run.job, services.pipeline
+
+    run.enter(Stage.FETCHING)
+    pair = services.edgar.latest_annual_reports(job.ticker)
+
+    run.enter(Stage.EXTRACTING)
+    older = pipeline.extract(pair.older.content)
+    newer = pipeline.extract(pair.newer.content)
+    if older.method == "none" and newer.method == "none":
+        raise ExtractionFailed("no item headings were found in either annual report")
+
+    run.enter(Stage.DIFFING)
+    diff = pipeline.diff(older, newer)
+
+    run.enter(Stage.SUMMARIZING)
+    summaries = services.summarizer.summarize(diff, deadline=run.control.deadline)
+
+    run.enter(Stage.VALIDATING)
+    quality = pipeline.validate(older, newer, diff, summaries)
+    run.control.check()
+
+    report_id = str(uuid.uuid4())
+    body = build_report(
+        report_id=report_id,
+        job_id=job.job_id,
+        pair=pair,
+        older=older,
+        newer=newer,
+        diff=diff,
+        summaries=summaries,
+        quality=quality,
+        generation_time_seconds=time.monotonic() - started,
+        stage_seconds=run.stage_seconds,
+    )
+    record = ReportRecord(
+        report_id=report_id,
+        ticker=job.ticker,
+        company_name=pair.company.name,
+        body=body,
+        is_valid=quality.is_valid,
+        ai_cost_usd=summaries.cost_usd,
+        total_tokens=summaries.total_tokens,
+    )
+    if quality.decision.refund:
+        log.warning("report below standard; the token will be refunded", extra={"codes": list(quality.decision.codes)})
+    return {"report": record, "refund": quality.decision.refund, "refund_reason": quality.decision.reason}
+
+
+def _fail(job_id: str, stage: Stage, exc: BaseException, services: Services) -> Job | None:
+    failure = as_job_failure(exc)
+    if isinstance(exc, JobFailure):
+        log.warning("job failed", extra={"code": failure.code, "stage": stage.value, "error": failure.message})
+    else:
+        log.exception("job failed with an unexpected error", extra={"code": failure.code, "stage": stage.value})
+    details = dict(failure.details)
+    if not isinstance(exc, JobFailure):
+        details["exception"] = type(exc).__name__
+    record = FailureRecord(code=failure.code, message=failure.message, stage=stage.value, details=details)
+    try:
+        outcome = _store_call(lambda: services.store.fail_job(job_id, failure=record, owner=services.owner))
+    except Exception:
+        # The lease will expire and recovery fails the job later: the refund is delayed, not lost.
+        log.critical("could not record the job's failure; leaving it to lease recovery", exc_info=True)
+        return None
+    if not outcome.changed:
+        log.warning("failure not recorded: the job was already finished elsewhere", extra={"status": outcome.job.status.value})
+    return outcome.job
+
+
+def _store_call(call: Callable, attempts: int = defaults.STORE_RETRY_ATTEMPTS):
+    """Retry an idempotent store call on transient errors, with exponential backoff."""
+    for attempt in range(attempts):
+        try:
+            return call()
+        except StoreUnavailable:
+            if attempt == attempts - 1:
+                raise
+            delay = defaults.STORE_RETRY_BASE_SECONDS * 2**attempt
+            log.warning("store unavailable; retrying", extra={"attempt": attempt + 1, "delay_s": delay})
+            time.sleep(delay)
+
+
+# --------------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------------
+
+
+def _cli_settings() -> Settings:
+    return Settings.from_env(fallbacks={"APP_ENV": "development"})
+
+
+def cmd_report(args) -> int:
+    settings = _cli_settings()
+    configure_logging("WARNING" if not args.verbose else "INFO", settings.secrets)
+    services = Services.build(settings)
+    request = JobRequest(job_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()), ticker=args.ticker.upper().replace(".", "-"))
+    services.store.create_job(request, lease_owner=services.owner, lease_seconds=settings.job_lease_seconds)
+    print(f"job {request.job_id}: {request.ticker}", file=sys.stderr)
+    job = process_job(request.job_id, services, on_progress=lambda stage: print(f"  {stage.progress:3d}%  {stage.value}", file=sys.stderr))
+    services.close()
+    if job is None:
+        print("the job's outcome could not be recorded", file=sys.stderr)
+        return 2
+    if job.status.is_terminal and not job.error:
+        print(f"  {Stage.DONE.progress:3d}%  {Stage.DONE.value}", file=sys.stderr)
+    print(f"  status: {job.status.value}, refunded: {job.refunded}", file=sys.stderr)
+    if job.error:
+        print(f"  error: {job.error.code}: {job.error.message}", file=sys.stderr)
+        return 1
+    report = services.store.get_report(job.report_id) if job.report_id else None
+    if report is None:
+        return 1
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+        print(f"  report written to {args.json}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def cmd_extract(args) -> int:
+    with open(args.file, "rb") as fh:
+        content = fh.read()
+    extracted = extract_items(content)
+    out = {
+        item: {
+            "status": text.status.value,
+            "title": text.title,
+            "word_count": text.word_count,
+            "text": text.text,
+            "refers_to": text.refers_to,
+        }
+        for item, text in extracted.items.items()
+    }
+    json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m worker", description="10-K report worker")
+    commands = parser.add_subparsers(dest="command", required=True)
+    report = commands.add_parser("report", help="run the whole pipeline for one ticker on the embedded defaults")
+    report.add_argument("ticker")
+    report.add_argument("--json", metavar="FILE", help="write the report object to FILE instead of stdout")
+    report.add_argument("--verbose", action="store_true", help="show the JSON logs")
+    report.set_defaults(handler=cmd_report)
+    extract = commands.add_parser("extract", help="print the items of one filing (HTML or .txt) as JSON")
+    extract.add_argument("file")
+    extract.set_defaults(handler=cmd_extract)
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except JobFailure as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        print(exc.message, file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
