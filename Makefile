@@ -20,8 +20,9 @@ run: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest
 
-## bench: every benchmark under bench/, each printing a table
+## bench: every benchmark under bench/, each printing a table (installs the extractors we compare with)
 bench: $(INSTALLED)
+	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m bench
 
 clean:

@@ -255,7 +255,8 @@ class EdgarClient:
             fetched_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )
 
-    def latest_annual_reports(self, ticker: str) -> AnnualReportPair:
+    def latest_annual_reports(self, ticker: str, *, deadline: float | None = None) -> AnnualReportPair:
+        """`deadline` (time.monotonic()) bounds the whole fetch: no retry starts past it."""
         company = self.company(ticker)
         older_ref, newer_ref = choose_annual_reports(self.filing_history(company))
         log.info(

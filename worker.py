@@ -165,7 +165,7 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
     job, pipeline = run.job, services.pipeline
 
     run.enter(Stage.FETCHING)
-    pair = services.edgar.latest_annual_reports(job.ticker)
+    pair = services.edgar.latest_annual_reports(job.ticker, deadline=run.control.deadline)
 
     run.enter(Stage.EXTRACTING)
     older = pipeline.extract(pair.older.content)
