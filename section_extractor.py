@@ -63,6 +63,9 @@ class ItemText:
     end: int | None = None
     refers_to: str | None = None
     table_only: bool = False
+    # indices into `paragraphs` of blocks styled as sub-headings (bold/italic/underlined as a whole,
+    # or heading tags): risk factor titles, MD&A section titles. Empty when unknown.
+    heading_indices: tuple[int, ...] = ()
 
     @property
     def text(self) -> str:
