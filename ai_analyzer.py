@@ -1,23 +1,65 @@
 """Summaries of what changed: Claude when an API key is set, else an offline extractive summarizer.
 
-Both produce the same `AiSummaries` structure from the diff, so the validator, the stored report
-and the callback do not care which one ran; the report says which (`ai_provider`).
+Both produce the same `AiSummaries` from the diff, so the validator, the stored report and the
+callback do not care which ran; the report says which (`ai_provider`).
+
+The Claude path, in order:
+1. `plan_requests` (pure) ranks the changed items, builds one prompt per item from the diff —
+   changed paragraphs with their redlines, new and removed risk factors, number changes, a little
+   unchanged context — and fits them into the per-item and per-report input budgets; what does not
+   fit is listed in `omitted_items`.
+2. The item requests and one executive-summary request (built from the same diff) run
+   concurrently under AI_MAX_CONCURRENCY, so a report takes about as long as its slowest call.
+   Each uses structured output (`output_config.format` = JSON schema), a shared system prompt
+   marked for prompt caching, no sampling parameters, and low effort (thinking is billed as output).
+3. Invalid or truncated output is retried once with a repair prompt, then recorded as a failure —
+   never raised. 429/529/5xx and network errors are retried by our own loop (the SDK's retries are
+   off) so that a server's `retry-after` is honoured but capped, and no wait outlives the job.
+4. `check_faithfulness` (pure) looks up every evidence quote in the item's text and every number
+   of a summary in the item's text; misses are recorded for the validator.
+5. `cost_usd` (pure) prices each response's `usage` with `PRICES`.
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
+import random
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from diff_analyzer import FilingDiff, ItemDiff
 from section_extractor import ITEM_TITLES
 
 log = logging.getLogger("ai_analyzer")
 
-MAX_ITEMS_SUMMARIZED = 12
-MAX_KEY_CHANGES = 5
+CHANGE_TYPES = ("added", "removed", "modified", "moved", "numbers")
+MATERIALITY = ("high", "medium", "low")
+MAX_KEY_CHANGES = 4  # each costs ~60 output tokens; a reader takes in four
+CHARS_PER_TOKEN = 3.5  # conservative for English prose; the API's own count is usually lower
+MIN_ITEM_TOKENS = 800  # an item that cannot get this much of the budget is left out, not mangled
+MAX_ITEMS_SUMMARIZED = 7  # with the executive summary, 8 requests: one round at the default concurrency
+SMALL_ITEM_TOKENS = 1500  # items whose prompt is smaller may go to ANTHROPIC_SMALL_MODEL
+CALL_SAFETY_SECONDS = 2.0  # leave this much of the job's time for validating and saving
+EXECUTIVE = "executive"
+
+# Items differ in what a reader gains from a summary of their changes: risk factors and MD&A most,
+# the exhibit index almost nothing. The change score is multiplied by this weight to rank items.
+ITEM_WEIGHTS = {
+    "1": 1.0, "1A": 1.5, "1B": 0.6, "1C": 1.0, "2": 0.5, "3": 1.0, "4": 0.2, "5": 0.5, "6": 0.1,
+    "7": 1.3, "7A": 0.9, "8": 0.4, "9": 0.5, "9A": 0.6, "9B": 0.6, "9C": 0.3, "10": 0.3, "11": 0.3,
+    "12": 0.3, "13": 0.3, "14": 0.3, "15": 0.05, "16": 0.05,
+}
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -36,6 +78,27 @@ class ItemSummary:
     new_risks: tuple[str, ...] = ()
     removed_risks: tuple[str, ...] = ()
     faithfulness_misses: tuple[str, ...] = ()
+    model: str | None = None
+    truncated_input: bool = False  # the diff did not fit the item budget; the summary saw part of it
+
+
+@dataclass(frozen=True)
+class OmittedItem:
+    item: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Usage:
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
 
 
 @dataclass(frozen=True)
@@ -44,24 +107,669 @@ class AiSummaries:
     model: str | None
     items: dict[str, ItemSummary]
     executive_summary: str
-    omitted_items: tuple[str, ...] = ()
-    cost_usd: float = 0.0
-    total_tokens: int = 0
-    usage: dict = field(default_factory=dict)
+    omitted_items: tuple[OmittedItem, ...] = ()
+    failures: dict[str, str] = field(default_factory=dict)  # item (or "executive") -> why no summary
+    invalid_outputs: dict[str, str] = field(default_factory=dict)  # item -> the problem, after the repair retry
+    executive_misses: tuple[str, ...] = ()
+    usage: tuple[Usage, ...] = ()
+    requests: int = 0
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(cost_usd(u) for u in self.usage)
+
+    @property
+    def total_tokens(self) -> int:
+        return sum(u.total_tokens for u in self.usage)
 
     def to_dict(self) -> dict:
         return {
             "provider": self.provider,
             "model": self.model,
             "executive_summary": self.executive_summary,
+            "executive_faithfulness_misses": list(self.executive_misses),
             "items": {item: asdict(summary) for item, summary in self.items.items()},
-            "omitted_items": list(self.omitted_items),
-            "usage": self.usage,
+            "omitted_items": [asdict(o) for o in self.omitted_items],
+            "failures": dict(self.failures),
+            "invalid_outputs": dict(self.invalid_outputs),
+            "usage": {
+                "requests": self.requests,
+                "input_tokens": sum(u.input_tokens for u in self.usage),
+                "output_tokens": sum(u.output_tokens for u in self.usage),
+                "cache_creation_input_tokens": sum(u.cache_creation_input_tokens for u in self.usage),
+                "cache_read_input_tokens": sum(u.cache_read_input_tokens for u in self.usage),
+                "total_tokens": self.total_tokens,
+                "cost_usd": round(self.cost_usd, 6),
+            },
         }
 
 
 class Summarizer(Protocol):
     def summarize(self, diff: FilingDiff, *, deadline: float | None = None) -> AiSummaries: ...
+
+
+# --------------------------------------------------------------------------------------------------
+# Prices and cost (USD per million tokens), in one place
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ModelPrice:
+    input: float
+    output: float
+    cache_write: float  # 5-minute cache write
+    cache_read: float
+    long_context_input: float | None = None  # price above LONG_CONTEXT_TOKENS of prompt, where it differs
+    long_context_output: float | None = None
+
+
+LONG_CONTEXT_TOKENS = 100_000
+PRICES: dict[str, ModelPrice] = {
+    "claude-sonnet-5-5": ModelPrice(input=2.00, output=10.00, cache_write=2.50, cache_read=0.20),
+    "claude-haiku-5-5": ModelPrice(input=0.10, output=0.50, cache_write=0.125, cache_read=0.01, long_context_input=0.50, long_context_output=2.50),
+    "claude-opus-5-5": ModelPrice(input=4.00, output=20.00, cache_write=5.00, cache_read=0.20),
+    "claude-sonnet-5": ModelPrice(input=2.00, output=10.00, cache_write=2.50, cache_read=0.20),
+    "claude-opus-5": ModelPrice(input=5.00, output=25.00, cache_write=6.25, cache_read=0.50),
+    "claude-fable-5-1": ModelPrice(input=10.00, output=50.00, cache_write=12.50, cache_read=0.25),
+    "claude-haiku-4-5": ModelPrice(input=1.00, output=5.00, cache_write=1.25, cache_read=0.10),
+    "claude-sonnet-4-5": ModelPrice(input=3.00, output=15.00, cache_write=3.75, cache_read=0.30),  # retires 2026-11-30
+}
+UNKNOWN_MODEL_PRICE = PRICES["claude-opus-5"]  # an unlisted model is priced high rather than free
+
+
+def price_of(model: str) -> ModelPrice:
+    return PRICES.get(model, UNKNOWN_MODEL_PRICE)
+
+
+def cost_usd(usage: Usage) -> float:
+    price = price_of(usage.model)
+    prompt = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
+    long = prompt > LONG_CONTEXT_TOKENS
+    input_rate = price.long_context_input if long and price.long_context_input else price.input
+    output_rate = price.long_context_output if long and price.long_context_output else price.output
+    return (
+        usage.input_tokens * input_rate
+        + usage.output_tokens * output_rate
+        + usage.cache_creation_input_tokens * price.cache_write
+        + usage.cache_read_input_tokens * price.cache_read
+    ) / 1e6
+
+
+# --------------------------------------------------------------------------------------------------
+# Planning: the diff -> one prompt per item, within budgets (pure)
+# --------------------------------------------------------------------------------------------------
+
+
+def estimate_tokens(text: str) -> int:
+    return int(len(text) / CHARS_PER_TOKEN) + 1
+
+
+@dataclass(frozen=True)
+class ItemRequest:
+    item: str
+    prompt: str
+    estimated_tokens: int
+    source_text: str  # the item's older and newer text: where evidence and numbers must come from
+    truncated: bool
+    sections_sent: int
+    sections_total: int
+
+
+@dataclass(frozen=True)
+class RequestPlan:
+    items: tuple[ItemRequest, ...]
+    omitted: tuple[OmittedItem, ...]
+    executive_prompt: str
+
+
+def rank_items(diff: FilingDiff) -> list[ItemDiff]:
+    """Changed items, most worth summarizing first."""
+    changed = [d for d in diff.items.values() if d.changed]
+    return sorted(changed, key=lambda d: -d.stats.change_score * ITEM_WEIGHTS.get(d.item, 0.5))
+
+
+def item_source_text(item_diff: ItemDiff) -> str:
+    """Both years' text of the item, rebuilt from the diff (unchanged paragraphs included)."""
+    old = [c.old_text for c in sorted((c for c in item_diff.changes if c.old_text is not None), key=lambda c: c.old_index or 0)]
+    new = [c.new_text for c in sorted((c for c in item_diff.changes if c.new_text is not None), key=lambda c: c.new_index or 0)]
+    return "\n".join(new) + "\n" + "\n".join(old)
+
+
+def _sections(item_diff: ItemDiff) -> list[str]:
+    """The item's changes as prompt sections, most informative first."""
+    sections: list[str] = []
+    for risk in getattr(item_diff, "risk_factor_changes", ()) or ():
+        kind = getattr(risk, "kind", "")
+        if kind in ("added", "removed"):
+            title = getattr(risk, "new_title", None) or getattr(risk, "old_title", None) or ""
+            body = getattr(risk, "new_text", None) or getattr(risk, "old_text", None) or ""
+            sections.append(f"{kind.upper()} RISK FACTOR: {title}\n{_words(body, 80)}")
+    for number in list(getattr(item_diff, "number_changes", ()) or ())[:25]:
+        old, new = getattr(number, "old_text", None), getattr(number, "new_text", None)
+        context = getattr(number, "context", "") or ""
+        if old is not None and new is not None:
+            sections.append(f"NUMBER CHANGED: {old} -> {new} ({_words(context, 30)})")
+    changes = [c for c in item_diff.changes if c.kind not in ("unchanged",) and not getattr(c, "trivial", False)]
+    changes.sort(key=lambda c: -_change_weight(c))
+    for change in changes:
+        if change.kind == "modified" and change.redline:
+            sections.append(f"REWORDED (redline: [-removed-] {{+added+}}):\n{change.redline}\nNEW TEXT:\n{change.new_text}")
+        elif change.kind == "added":
+            sections.append(f"ADDED PARAGRAPH:\n{change.new_text}")
+        elif change.kind == "removed":
+            sections.append(f"REMOVED PARAGRAPH:\n{change.old_text}")
+        elif change.kind == "moved":
+            sections.append(f"MOVED PARAGRAPH (same text, another place):\n{_words(change.new_text or '', 60)}")
+    return sections
+
+
+def _change_weight(change) -> float:
+    text = change.new_text or change.old_text or ""
+    words = len(text.split())
+    if change.kind == "modified":
+        return words * (1.0 - (change.similarity or 0.0)) * 2 + 1
+    if change.kind == "moved":
+        return 0.1 * words
+    return float(words)
+
+
+def _words(text: str, limit: int) -> str:
+    words = text.split()
+    return " ".join(words[:limit]) + (" ..." if len(words) > limit else "")
+
+
+def _item_header(item_diff: ItemDiff) -> str:
+    s = item_diff.stats
+    title = ITEM_TITLES.get(item_diff.item, "")
+    presence = {
+        "newer_only": "This item is new in the newer filing.",
+        "older_only": "This item is absent from the newer filing.",
+    }.get(item_diff.presence, "")
+    return (
+        f"ITEM {item_diff.item} ({title}) of a company's annual report (Form 10-K), older year vs newer year. {presence}\n"
+        f"Paragraphs: {s.paragraphs_added} added, {s.paragraphs_removed} removed, {s.paragraphs_modified} reworded, "
+        f"{s.paragraphs_moved} moved, {s.paragraphs_unchanged} unchanged; {s.share_changed:.0%} of the words changed."
+    )
+
+
+def build_item_request(item_diff: ItemDiff, budget_tokens: int) -> ItemRequest:
+    header = _item_header(item_diff)
+    sections = _sections(item_diff)
+    unchanged = next((c.new_text for c in item_diff.changes if c.kind == "unchanged" and c.new_text), None)
+    context = f"CONTEXT (an unchanged paragraph, for orientation only):\n{_words(unchanged, 50)}" if unchanged else ""
+    used = estimate_tokens(header) + estimate_tokens(context) + 60
+    chosen: list[str] = []
+    for section in sections:
+        cost = estimate_tokens(section)
+        if used + cost > budget_tokens:
+            if not chosen and cost > budget_tokens // 2:  # one huge paragraph: send its start
+                section = section[: int((budget_tokens - used) * CHARS_PER_TOKEN * 0.9)] + " ..."
+                chosen.append(section)
+                used += estimate_tokens(section)
+            continue
+        chosen.append(section)
+        used += cost
+    body = "\n\n".join(f"[{n + 1}] {s}" for n, s in enumerate(chosen))
+    prompt = f"{header}\n\nCHANGES ({len(chosen)} of {len(sections)} shown, largest first):\n\n{body}"
+    if context:
+        prompt += f"\n\n{context}"
+    return ItemRequest(
+        item=item_diff.item,
+        prompt=prompt,
+        estimated_tokens=estimate_tokens(prompt),
+        source_text=item_source_text(item_diff),
+        truncated=len(chosen) < len(sections),
+        sections_sent=len(chosen),
+        sections_total=len(sections),
+    )
+
+
+def plan_requests(diff: FilingDiff, *, report_budget: int, item_budget: int, system_tokens: int = 0) -> RequestPlan:
+    """Fit the most valuable items into the budgets; the rest are named with the reason.
+
+    The budget is shared out by water-filling: items whose whole diff is small get all of it, the
+    large ones split what is left (never more than `item_budget` each). So one huge Item 8 cannot
+    starve Items 3 and 1C, and no item is sent in a sliver too thin to summarize.
+    """
+    ranked = rank_items(diff)
+    executive = build_executive_prompt(ranked)
+    remaining = report_budget - estimate_tokens(executive) - system_tokens
+    omitted: list[OmittedItem] = []
+    candidates: list[tuple[ItemDiff, int]] = []  # (item, tokens its whole diff needs)
+    for item_diff in ranked:
+        sections = _sections(item_diff)
+        if not sections:
+            omitted.append(OmittedItem(item_diff.item, "only trivial changes"))
+        elif len(candidates) >= MAX_ITEMS_SUMMARIZED:
+            omitted.append(OmittedItem(item_diff.item, f"only the {MAX_ITEMS_SUMMARIZED} most changed items are summarized"))
+        else:
+            need = sum(estimate_tokens(s) for s in sections) + estimate_tokens(_item_header(item_diff)) + 120
+            candidates.append((item_diff, need + system_tokens))
+
+    allowance: dict[str, int] = {}
+    while candidates:
+        share = remaining // len(candidates)
+        if share < MIN_ITEM_TOKENS:  # too little for everyone: drop the lowest-ranked and share again
+            dropped, _ = candidates.pop()
+            omitted.append(OmittedItem(dropped.item, "report input budget used up by higher-ranked items"))
+            continue
+        small = [(d, need) for d, need in candidates if need <= min(share, item_budget)]
+        if not small:
+            for d, _ in candidates:
+                allowance[d.item] = min(share, item_budget)
+            break
+        for d, need in small:
+            allowance[d.item] = need
+            remaining -= need
+        candidates = [(d, need) for d, need in candidates if d.item not in allowance]
+
+    requests = [build_item_request(d, allowance[d.item] - system_tokens) for d in ranked if d.item in allowance]
+    return RequestPlan(items=tuple(requests), omitted=tuple(omitted), executive_prompt=executive)
+
+
+def build_executive_prompt(ranked: list[ItemDiff]) -> str:
+    lines = ["The items of a company's annual report (Form 10-K) that changed most from the older to the newer year:"]
+    for item_diff in ranked[:10]:
+        lines.append(f"\n- {_item_header(item_diff)}")
+        for risk in list(getattr(item_diff, "risk_factor_changes", ()) or ())[:6]:
+            if getattr(risk, "kind", "") in ("added", "removed"):
+                title = getattr(risk, "new_title", None) or getattr(risk, "old_title", None) or ""
+                lines.append(f"  {risk.kind} risk factor: {_words(title, 30)}")
+        for number in list(getattr(item_diff, "number_changes", ()) or ())[:4]:
+            lines.append(f"  number: {number.old_text} -> {number.new_text} ({_words(getattr(number, 'context', '') or '', 16)})")
+        for change in sorted(item_diff.changes, key=lambda c: -_change_weight(c))[:2]:
+            if change.kind in ("added", "modified"):
+                lines.append(f"  {change.kind}: {_words(change.new_text or '', 45)}")
+            elif change.kind == "removed":
+                lines.append(f"  removed: {_words(change.old_text or '', 45)}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# Output: schema, parsing, validation, faithfulness (pure)
+# --------------------------------------------------------------------------------------------------
+
+ITEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["headline", "key_changes", "new_risks", "removed_risks"],
+    "properties": {
+        "headline": {"type": "string", "description": "One sentence: the most important change in this item."},
+        "key_changes": {
+            "type": "array",
+            "description": f"At most {MAX_KEY_CHANGES}, most material first.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["summary", "change_type", "materiality", "evidence"],
+                "properties": {
+                    "summary": {"type": "string"},
+                    "change_type": {"type": "string", "enum": list(CHANGE_TYPES)},
+                    "materiality": {"type": "string", "enum": list(MATERIALITY)},
+                    "evidence": {"type": "string", "description": "A verbatim quote (one sentence or less) from the NEW TEXT, or from a REMOVED paragraph."},
+                },
+            },
+        },
+        "new_risks": {"type": "array", "items": {"type": "string"}},
+        "removed_risks": {"type": "array", "items": {"type": "string"}},
+    },
+}
+EXECUTIVE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["executive_summary"],
+    "properties": {"executive_summary": {"type": "string", "description": "3 to 5 sentences for an investor."}},
+}
+
+SYSTEM_PROMPT = f"""You are a securities analyst comparing two consecutive annual reports (Form 10-K) of one company.
+You receive, for one Item of the report, what changed from the older year to the newer year: reworded
+paragraphs with a redline ([-removed words-] {{+added words+}}), added and removed paragraphs, new and
+removed risk factors, and number changes. You answer with JSON that matches the given schema.
+
+Rules:
+- Report only what the changes shown support. Do not use outside knowledge about the company.
+- Every number you write must appear in the changes shown, written the same way. If unsure, omit it.
+- "evidence" is a verbatim quote of at most one sentence, copied exactly from a NEW TEXT, an ADDED
+  paragraph or a REMOVED paragraph (never from a redline, never paraphrased).
+- change_type: added (new disclosure), removed (dropped disclosure), modified (reworded with a change of
+  meaning), moved (same text elsewhere), numbers (figures updated).
+- materiality: high (could change an investor's view: new risks, lost customers, litigation, guidance,
+  restructuring, going concern, large swings), medium (notable but expected), low (routine updates).
+- Ignore routine churn: the fiscal year rolling forward, page references, formatting.
+- At most {MAX_KEY_CHANGES} key changes, most material first. Write plain, short sentences.
+- new_risks / removed_risks: short titles of risk factors added or dropped (empty lists when none).
+"""
+
+EXECUTIVE_SYSTEM_PROMPT = """You are a securities analyst. From the summary of changes between two consecutive annual
+reports (Form 10-K) of one company, write a 3 to 5 sentence executive summary for an investor: the most
+material changes first. Use only the facts given; every number you write must appear in the input,
+written the same way. Answer with JSON that matches the given schema."""
+
+
+def parse_item_summary(item: str, text: str) -> tuple[ItemSummary | None, str | None]:
+    """(summary, None) when `text` is JSON satisfying ITEM_SCHEMA, else (None, the problem)."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, f"not valid JSON ({exc.msg} at character {exc.pos})"
+    if not isinstance(data, dict):
+        return None, "the answer is not a JSON object"
+    missing = [k for k in ITEM_SCHEMA["required"] if k not in data]
+    if missing:
+        return None, f"missing fields: {', '.join(missing)}"
+    if not isinstance(data["headline"], str) or not data["headline"].strip():
+        return None, "headline must be a non-empty string"
+    changes = []
+    if not isinstance(data["key_changes"], list):
+        return None, "key_changes must be an array"
+    for n, change in enumerate(data["key_changes"][:MAX_KEY_CHANGES]):
+        if not isinstance(change, dict):
+            return None, f"key_changes[{n}] must be an object"
+        for key in ("summary", "change_type", "materiality", "evidence"):
+            if not isinstance(change.get(key), str) or not change[key].strip():
+                return None, f"key_changes[{n}].{key} must be a non-empty string"
+        if change["change_type"] not in CHANGE_TYPES:
+            return None, f"key_changes[{n}].change_type {change['change_type']!r} is not one of {', '.join(CHANGE_TYPES)}"
+        if change["materiality"] not in MATERIALITY:
+            return None, f"key_changes[{n}].materiality {change['materiality']!r} is not one of {', '.join(MATERIALITY)}"
+        changes.append(KeyChange(change["summary"].strip(), change["change_type"], change["materiality"], change["evidence"].strip()))
+    for key in ("new_risks", "removed_risks"):
+        if not isinstance(data[key], list) or not all(isinstance(r, str) for r in data[key]):
+            return None, f"{key} must be an array of strings"
+    return (
+        ItemSummary(
+            item=item,
+            headline=data["headline"].strip(),
+            key_changes=tuple(changes),
+            new_risks=tuple(r.strip() for r in data["new_risks"] if r.strip()),
+            removed_risks=tuple(r.strip() for r in data["removed_risks"] if r.strip()),
+        ),
+        None,
+    )
+
+
+def parse_executive(text: str) -> tuple[str | None, str | None]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return None, f"not valid JSON ({exc.msg})"
+    if not isinstance(data, dict) or not isinstance(data.get("executive_summary"), str) or not data["executive_summary"].strip():
+        return None, "executive_summary must be a non-empty string"
+    return data["executive_summary"].strip(), None
+
+
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u00a0": " "})
+_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
+
+
+def normalize_for_match(text: str) -> str:
+    text = re.sub(r"\[-|-\]|\{\+|\+\}", "", text.translate(_QUOTES))
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers written in `text`, without thousands separators or trailing zeros after a point."""
+    found = set()
+    for token in _NUMBER.findall(text.translate(_QUOTES)):
+        token = token.replace(",", "").rstrip(".")
+        if "." in token:
+            token = token.rstrip("0").rstrip(".")
+        found.add(token)
+    return found
+
+
+def check_faithfulness(summary: ItemSummary, source_text: str) -> tuple[str, ...]:
+    """Evidence quotes not found in the source, and numbers the source does not contain."""
+    source = normalize_for_match(source_text)
+    source_numbers = numbers_in(source_text)
+    misses = []
+    for change in summary.key_changes:
+        quote = normalize_for_match(change.evidence).strip(" .\"'")
+        if quote and quote not in source:
+            misses.append(f"evidence not found in the filing: {change.evidence[:120]!r}")
+    written = " ".join([summary.headline, *(c.summary for c in summary.key_changes), *summary.new_risks, *summary.removed_risks])
+    for number in sorted(numbers_in(written) - source_numbers):
+        misses.append(f"number not in the filing: {number}")
+    return tuple(misses)
+
+
+def unsupported_numbers(text: str, sources: str) -> tuple[str, ...]:
+    return tuple(f"number not in the filing: {n}" for n in sorted(numbers_in(text) - numbers_in(sources)))
+
+
+# --------------------------------------------------------------------------------------------------
+# Claude (I/O)
+# --------------------------------------------------------------------------------------------------
+
+
+class _CallFailed(Exception):
+    """A request that produced no usable answer; `reason` is stored in the report."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ClaudeSummarizer:
+    provider = "anthropic"
+
+    def __init__(self, settings, client=None):
+        import anthropic
+
+        self.settings = settings
+        self.model = settings.anthropic_model
+        self.small_model = settings.anthropic_small_model
+        self.client = client or anthropic.Anthropic(
+            api_key=settings.anthropic_api_key,
+            base_url=settings.anthropic_base_url,
+            max_retries=0,  # our loop retries: it caps retry-after and respects the job's deadline
+            timeout=settings.anthropic_timeout_seconds,
+        )
+        self._anthropic = anthropic
+        self._rng = random.Random()
+
+    # -- orchestration -----------------------------------------------------------------------------
+
+    def summarize(self, diff: FilingDiff, *, deadline: float | None = None) -> AiSummaries:
+        deadline = deadline if deadline is not None else time.monotonic() + self.settings.job_timeout_seconds
+        plan = plan_requests(
+            diff,
+            report_budget=self.settings.ai_max_input_tokens_per_report,
+            item_budget=self.settings.ai_max_input_tokens_per_item,
+            system_tokens=estimate_tokens(SYSTEM_PROMPT),
+        )
+        usage: list[Usage] = []
+        lock = threading.Lock()
+        counter = {"requests": 0}
+
+        def record(u: Usage) -> None:
+            with lock:
+                usage.append(u)
+                counter["requests"] += 1
+
+        results: dict[str, ItemSummary] = {}
+        failures: dict[str, str] = {}
+        invalid: dict[str, str] = {}
+        executive_text = ""
+        if not plan.items:
+            return AiSummaries(self.provider, self.model, {}, "No item changed materially between the two annual reports.",
+                               omitted_items=plan.omitted)
+        with ThreadPoolExecutor(max_workers=self.settings.ai_max_concurrency, thread_name_prefix="claude") as pool:
+            futures = {
+                request.item: pool.submit(contextvars.copy_context().run, self._summarize_item, request, deadline, record)
+                for request in plan.items
+            }
+            executive_future = pool.submit(contextvars.copy_context().run, self._executive, plan.executive_prompt, deadline, record)
+            for item, future in futures.items():
+                try:
+                    results[item] = future.result()
+                except _CallFailed as exc:
+                    (invalid if exc.reason.startswith("invalid output") else failures)[item] = exc.reason
+            try:
+                executive_text = executive_future.result()
+            except _CallFailed as exc:
+                failures[EXECUTIVE] = exc.reason
+        executive_misses = unsupported_numbers(executive_text, plan.executive_prompt) if executive_text else ()
+        if not executive_text:
+            executive_text = _fallback_executive(results, diff)
+        return AiSummaries(
+            provider=self.provider,
+            model=self.model,
+            items=results,
+            executive_summary=executive_text,
+            omitted_items=plan.omitted,
+            failures=failures,
+            invalid_outputs=invalid,
+            executive_misses=executive_misses,
+            usage=tuple(usage),
+            requests=counter["requests"],
+        )
+
+    def _summarize_item(self, request: ItemRequest, deadline: float, record) -> ItemSummary:
+        model = self.small_model if self.small_model and request.estimated_tokens < SMALL_ITEM_TOKENS else self.model
+        summary = self._structured(request.item, request.prompt, model, deadline, record)
+        misses = check_faithfulness(summary, request.source_text)
+        if misses and model != self.model:
+            log.info("small model unfaithful; escalating", extra={"item": request.item, "misses": len(misses)})
+            model = self.model
+            summary = self._structured(request.item, request.prompt, model, deadline, record)
+            misses = check_faithfulness(summary, request.source_text)
+        return ItemSummary(
+            item=summary.item,
+            headline=summary.headline,
+            key_changes=summary.key_changes,
+            new_risks=summary.new_risks,
+            removed_risks=summary.removed_risks,
+            faithfulness_misses=misses,
+            model=model,
+            truncated_input=request.truncated,
+        )
+
+    def _structured(self, item: str, prompt: str, model: str, deadline: float, record) -> ItemSummary:
+        """One item request, and at most one repair request when the answer is unusable."""
+        max_tokens = self.settings.ai_max_output_tokens_per_item
+        messages: list[dict] = [{"role": "user", "content": prompt}]
+        problem = None
+        for attempt in range(2):
+            message = self._create(model, SYSTEM_PROMPT, messages, ITEM_SCHEMA, max_tokens, deadline, record)
+            text = _answer_text(message)
+            if message.stop_reason == "refusal":
+                raise _CallFailed("the model declined to answer (refusal)")
+            if message.stop_reason == "max_tokens":
+                problem = "the answer was cut off at max_tokens"
+                max_tokens = min(int(max_tokens * 1.5), 16000)
+            else:
+                summary, problem = parse_item_summary(item, text)
+                if summary is not None:
+                    return summary
+            log.warning("unusable model output", extra={"item": item, "attempt": attempt + 1, "problem": problem})
+            messages = [
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": text or "(no answer)"},
+                {"role": "user", "content": f"Your answer was not usable: {problem}. Answer again with only one JSON object that "
+                                            f"matches the schema, with at most 3 key changes and short sentences."},
+            ]
+        raise _CallFailed(f"invalid output after a repair attempt: {problem}")
+
+    def _executive(self, prompt: str, deadline: float, record) -> str:
+        messages = [{"role": "user", "content": prompt}]
+        for attempt in range(2):
+            message = self._create(self.model, EXECUTIVE_SYSTEM_PROMPT, messages, EXECUTIVE_SCHEMA, 800, deadline, record)
+            text, problem = parse_executive(_answer_text(message))
+            if text:
+                return text
+            messages = [
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": _answer_text(message) or "(no answer)"},
+                {"role": "user", "content": f"Your answer was not usable: {problem}. Answer with only the JSON object."},
+            ]
+        raise _CallFailed("invalid output after a repair attempt: executive summary")
+
+    def _create(self, model, system, messages, schema, max_tokens, deadline, record):
+        """messages.create with our retry loop: transient errors retried, waits capped, deadline kept."""
+        anthropic = self._anthropic
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic() - CALL_SAFETY_SECONDS
+            if remaining <= 1:
+                raise _CallFailed("no time left in the job for this request")
+            try:
+                message = self.client.messages.create(
+                    model=model,
+                    max_tokens=max_tokens,
+                    system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+                    messages=messages,
+                    output_config={"effort": "low", "format": {"type": "json_schema", "schema": schema}},
+                    timeout=min(self.settings.anthropic_timeout_seconds, remaining),
+                )
+            except (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError) as exc:
+                wait = self._retry_wait(exc, attempt)
+                if attempt >= self.settings.anthropic_max_retries or wait is None or wait > deadline - time.monotonic() - CALL_SAFETY_SECONDS - 1:
+                    raise _CallFailed(f"{_describe(exc)} (after {attempt + 1} attempts)") from exc
+                log.warning("Claude request failed; retrying", extra={"error": _describe(exc), "attempt": attempt + 1, "wait_s": round(wait, 2)})
+                time.sleep(wait)
+                attempt += 1
+                continue
+            except anthropic.APIStatusError as exc:  # 400, 401, 403, 404...: retrying will not help
+                log.error("Claude request rejected", extra={"error": _describe(exc)})
+                raise _CallFailed(_describe(exc)) from exc
+            record(_usage_of(model, message))
+            return message
+
+    def _retry_wait(self, exc, attempt: int) -> float | None:
+        response = getattr(exc, "response", None)
+        headers = response.headers if response is not None else {}
+        if headers.get("x-should-retry") == "false":
+            return None
+        server = _retry_after(headers)
+        backoff = min(8.0, 0.5 * 2**attempt) * (1 - 0.25 * self._rng.random())
+        return min(server, self.settings.ai_retry_after_cap_seconds) if server is not None else backoff
+
+
+def _retry_after(headers) -> float | None:
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) * scale)
+            except ValueError:
+                continue
+    return None
+
+
+def _describe(exc) -> str:
+    status = getattr(exc, "status_code", None)
+    kind = type(exc).__name__
+    return f"{kind} (HTTP {status})" if status else kind
+
+
+def _answer_text(message) -> str:
+    """The answer's text blocks; thinking and other blocks are skipped (never index content[0])."""
+    return "".join(block.text for block in message.content if getattr(block, "type", None) == "text")
+
+
+def _usage_of(model: str, message) -> Usage:
+    u = message.usage
+    return Usage(
+        model=model,
+        input_tokens=u.input_tokens or 0,
+        output_tokens=u.output_tokens or 0,
+        cache_creation_input_tokens=getattr(u, "cache_creation_input_tokens", 0) or 0,
+        cache_read_input_tokens=getattr(u, "cache_read_input_tokens", 0) or 0,
+    )
+
+
+def _fallback_executive(results: dict[str, ItemSummary], diff: FilingDiff) -> str:
+    """When the executive request failed: the item headlines, in rank order."""
+    ranked = [d.item for d in rank_items(diff) if d.item in results]
+    if not ranked:
+        return "No summary could be produced."
+    return " ".join(results[item].headline for item in ranked[:4])
+
+
+# --------------------------------------------------------------------------------------------------
+# Offline
+# --------------------------------------------------------------------------------------------------
 
 
 def _first_sentence(text: str, limit: int = 300) -> str:
@@ -79,10 +787,11 @@ class OfflineSummarizer:
     """Extractive: the largest changes of each item, quoted verbatim. Costs nothing, invents nothing."""
 
     provider = "offline"
+    MAX_ITEMS = 12
 
     def summarize(self, diff: FilingDiff, *, deadline: float | None = None) -> AiSummaries:
-        ranked = diff.ranked()
-        chosen, omitted = ranked[:MAX_ITEMS_SUMMARIZED], ranked[MAX_ITEMS_SUMMARIZED:]
+        ranked = rank_items(diff)
+        chosen, rest = ranked[: self.MAX_ITEMS], ranked[self.MAX_ITEMS :]
         items = {d.item: self._item_summary(d) for d in chosen}
         if chosen:
             names = ", ".join(f"Item {d.item} ({ITEM_TITLES[d.item]})" for d in chosen[:3])
@@ -94,7 +803,7 @@ class OfflineSummarizer:
             model=None,
             items=items,
             executive_summary=executive,
-            omitted_items=tuple(d.item for d in omitted),
+            omitted_items=tuple(OmittedItem(d.item, "offline summary covers the top items only") for d in rest),
         )
 
     def _item_summary(self, item_diff: ItemDiff) -> ItemSummary:
@@ -104,8 +813,8 @@ class OfflineSummarizer:
             f"{s.paragraphs_modified} reworded ({s.share_changed:.0%} of the text changed)."
         )
         changes = sorted(
-            (c for c in item_diff.changes if c.kind in ("added", "removed", "modified")),
-            key=lambda c: -len((c.new_text or c.old_text or "").split()),
+            (c for c in item_diff.changes if c.kind in ("added", "removed", "modified") and not getattr(c, "trivial", False)),
+            key=lambda c: -_change_weight(c),
         )[:MAX_KEY_CHANGES]
         key_changes = tuple(
             KeyChange(
@@ -116,10 +825,19 @@ class OfflineSummarizer:
             )
             for c in changes
         )
-        return ItemSummary(item=item_diff.item, headline=headline, key_changes=key_changes)
+        risks = list(getattr(item_diff, "risk_factor_changes", ()) or ())
+        new_risks = tuple((getattr(r, "new_title", None) or "") for r in risks if getattr(r, "kind", "") == "added")
+        removed_risks = tuple((getattr(r, "old_title", None) or "") for r in risks if getattr(r, "kind", "") == "removed")
+        return ItemSummary(
+            item=item_diff.item,
+            headline=headline,
+            key_changes=key_changes,
+            new_risks=tuple(r for r in new_risks if r),
+            removed_risks=tuple(r for r in removed_risks if r),
+        )
 
 
 def make_summarizer(settings) -> Summarizer:
     if settings.anthropic_api_key:
-        log.warning("ANTHROPIC_API_KEY is set but the Claude summarizer is not wired yet; using the offline summarizer")
+        return ClaudeSummarizer(settings)
     return OfflineSummarizer()

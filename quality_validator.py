@@ -71,8 +71,9 @@ def validate(older: ExtractedFiling, newer: ExtractedFiling, diff: FilingDiff, s
         for item in CORE_ITEMS:
             if filing.items[item].status is ItemStatus.MISSING:
                 issues.append(QualityIssue("ITEM_MISSING", BLOCKING, f"Item {item} was not found", item=item, filing=label))
+    omitted = {o.item for o in summaries.omitted_items}
     for item_diff in diff.ranked()[:5]:
-        if item_diff.item not in summaries.items and item_diff.item not in summaries.omitted_items:
+        if item_diff.item not in summaries.items and item_diff.item not in omitted:
             issues.append(
                 QualityIssue("AI_SUMMARY_MISSING", WARNING, f"Item {item_diff.item} changed but has no summary", item=item_diff.item)
             )

@@ -209,3 +209,24 @@ def test_report_json_is_stored_whole(settings, receiver):
     assert report["filings"]["older"]["accession"] == "0001045810-24-000029"
     assert report["filings"]["newer"]["accession"] == "0001045810-25-000023"
     services_of(app).close()
+
+
+def test_claude_summaries_and_cost_reach_the_report(settings_factory, edgar, receiver):
+    from anthropic_standin import AnthropicStandIn
+
+    claude = AnthropicStandIn(thinking_tokens=50).start()
+    settings = settings_factory(
+        APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url,
+        ANTHROPIC_API_KEY="sk-ant-test", ANTHROPIC_BASE_URL=claude.base_url,
+    )
+    app = start_app(settings)
+    _, job = run_job(app, receiver, "AAPL")
+    report = services_of(app).store.get_report(job.report_id)
+    served = [r.usage for r in claude.message_requests() if r.usage]
+    assert report["ai_provider"] == "anthropic" and report["ai_model"] == "claude-sonnet-5-5"
+    assert report["ai_summaries"]["items"] and report["ai_summaries"]["executive_summary"]
+    assert report["total_tokens"] == sum(u["input_tokens"] + u["output_tokens"] + u["cache_creation_input_tokens"] + u["cache_read_input_tokens"] for u in served)
+    assert 0 < report["ai_cost_usd"] < 0.2
+    assert report["ai_summaries"]["usage"]["requests"] == len(served)
+    claude.stop()
+    services_of(app).close()

@@ -1,0 +1,362 @@
+"""The summarizers: Claude through the real SDK against a local Messages API, and the offline one."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from ai_analyzer import (
+    EXECUTIVE,
+    ITEM_SCHEMA,
+    PRICES,
+    SYSTEM_PROMPT,
+    ClaudeSummarizer,
+    ItemSummary,
+    KeyChange,
+    OfflineSummarizer,
+    Usage,
+    check_faithfulness,
+    cost_usd,
+    numbers_in,
+    parse_item_summary,
+    plan_requests,
+)
+from anthropic_standin import AnthropicStandIn, Reply
+from diff_analyzer import diff_filings
+from section_extractor import ITEM_ORDER, ExtractedFiling, ItemStatus, ItemText
+
+RISK_OLD = [
+    "Our business depends on consumer demand for our products, which may be affected by economic conditions.",
+    "We rely on a small number of suppliers for key components and could be harmed by shortages of supply.",
+    "Our operations are exposed to currency fluctuations that can reduce our reported revenue materially.",
+]
+RISK_NEW = [
+    "Our business depends on consumer demand for our products, which may be affected by economic conditions and by tariffs.",
+    "We rely on a small number of suppliers for key components and could be harmed by shortages of supply.",
+    "New export controls restrict the sale of our most advanced products to customers located in certain countries.",
+]
+MDNA_OLD = ["Net sales were $391.0 billion for the year, an increase compared with the prior year driven by services growth."]
+MDNA_NEW = ["Net sales were $394.3 billion for the year, an increase compared with the prior year driven by services and wearables growth."]
+
+
+def filing(items: dict[str, list[str]]) -> ExtractedFiling:
+    texts = {}
+    for item in ITEM_ORDER:
+        paragraphs = tuple(items.get(item, ()))
+        texts[item] = ItemText(item=item, status=ItemStatus.PRESENT if paragraphs else ItemStatus.MISSING, paragraphs=paragraphs)
+    return ExtractedFiling(items=texts, document_chars=1000, source_format="html", method="headings")
+
+
+def small_diff(extra_items: int = 0):
+    older = {"1A": RISK_OLD, "7": MDNA_OLD}
+    newer = {"1A": RISK_NEW, "7": MDNA_NEW}
+    for n, item in enumerate(["1", "2", "3", "5", "9A", "9B", "1C"][:extra_items]):
+        older[item] = [f"The company described topic number {n} in plain words that stay the same from year to year here."]
+        newer[item] = [f"The company described topic number {n} in plain words that changed noticeably in the newer filing here."]
+    return diff_filings(filing(older), filing(newer))
+
+
+@pytest.fixture
+def claude():
+    server = AnthropicStandIn().start()
+    yield server
+    server.stop()
+
+
+def summarizer(server, settings_factory, **env) -> ClaudeSummarizer:
+    return ClaudeSummarizer(settings_factory(ANTHROPIC_API_KEY="sk-ant-test-key", ANTHROPIC_BASE_URL=server.base_url, **env))
+
+
+# -- the wire format -------------------------------------------------------------------------------
+
+
+def test_requests_follow_the_api_contract(claude, settings_factory):
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    requests = claude.message_requests()
+    assert len(requests) == 3 and all(r.status == 200 for r in requests)  # items 1A and 7, and the executive summary
+    for r in requests:
+        body = r.body
+        assert r.headers["Authorization"] == "Bearer sk-ant-test-key"
+        assert not {"temperature", "top_p", "top_k", "tool_choice"} & set(body)
+        assert body["messages"][-1]["role"] == "user"
+        assert body["output_config"]["effort"] == "low"
+        assert body["output_config"]["format"]["type"] == "json_schema"
+        assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
+    item_bodies = [r.body for r in requests if r.body["output_config"]["format"]["schema"] == ITEM_SCHEMA]
+    assert len(item_bodies) == 2 and all(b["system"][0]["text"] == SYSTEM_PROMPT for b in item_bodies)
+    assert set(result.items) == {"1A", "7"} and result.provider == "anthropic" and result.model == "claude-sonnet-5-5"
+    assert result.requests == 3 and result.failures == {} and result.invalid_outputs == {}
+    assert result.executive_summary
+
+
+def test_prompt_is_built_from_the_diff_not_whole_items(claude, settings_factory):
+    summarizer(claude, settings_factory).summarize(small_diff())
+    prompt = next(r.body["messages"][0]["content"] for r in claude.message_requests() if "ITEM 1A" in r.body["messages"][0]["content"])
+    assert "[-" in prompt and "{+" in prompt  # the redline of the reworded risk factor
+    assert "New export controls restrict" in prompt  # the added risk factor
+    assert prompt.count("We rely on a small number of suppliers") <= 1  # unchanged text is context at most
+
+
+def test_thinking_blocks_are_skipped(settings_factory):
+    server = AnthropicStandIn(thinking_tokens=120).start()
+    result = summarizer(server, settings_factory).summarize(small_diff())
+    assert set(result.items) == {"1A", "7"}
+    assert sum(u.output_tokens for u in result.usage) > 3 * 120  # thinking is billed as output
+    server.stop()
+
+
+# -- concurrency and time --------------------------------------------------------------------------
+
+
+def test_items_run_concurrently(settings_factory):
+    server = AnthropicStandIn(latency=1.0).start()
+    started = time.monotonic()
+    result = summarizer(server, settings_factory).summarize(small_diff(extra_items=5))
+    elapsed = time.monotonic() - started
+    assert len(result.items) == 7 and result.requests == 8
+    assert elapsed < 2.0, f"8 requests of 1 s took {elapsed:.1f} s: not concurrent"
+    server.stop()
+
+
+def test_deadline_is_respected(settings_factory):
+    server = AnthropicStandIn(latency=5.0).start()
+    started = time.monotonic()
+    result = summarizer(server, settings_factory).summarize(small_diff(), deadline=time.monotonic() + 4.5)
+    assert time.monotonic() - started < 4.6
+    assert set(result.failures) >= {"1A", "7"} and result.items == {}
+    server.stop()
+
+
+# -- retries ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Reply.error(429, "rate limited", retry_after_ms="50"),
+        Reply.error(529, "Overloaded", retry_after="0"),
+        Reply.error(500, "Internal server error"),
+    ],
+)
+def test_transient_errors_are_retried(claude, settings_factory, failure):
+    claude.add(failure)
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert result.failures == {} and set(result.items) == {"1A", "7"}
+    statuses = [r.status for r in claude.message_requests()]
+    assert statuses.count(failure.status) == 1 and statuses.count(200) == 3
+
+
+def test_server_retry_after_is_capped(claude, settings_factory):
+    claude.add(Reply.error(429, "slow down", retry_after="60"))
+    started = time.monotonic()
+    result = summarizer(claude, settings_factory, AI_RETRY_AFTER_CAP_SECONDS="0.3").summarize(small_diff())
+    assert time.monotonic() - started < 5 and result.failures == {}
+
+
+def test_retries_are_bounded(claude, settings_factory):
+    for _ in range(10):
+        claude.add(Reply.error(529, "Overloaded", retry_after_ms="10", match=lambda b: "ITEM 7 " in b["messages"][0]["content"]))
+    result = summarizer(claude, settings_factory, ANTHROPIC_MAX_RETRIES="2").summarize(small_diff())
+    assert "OverloadedError" in result.failures["7"] and "after 3 attempts" in result.failures["7"]
+    assert "1A" in result.items
+
+
+def test_should_retry_false_is_obeyed(claude, settings_factory):
+    claude.add(Reply.error(429, "spend limit", should_retry="false", match=lambda b: "ITEM 7 " in b["messages"][0]["content"]))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert "7" in result.failures and "after 1 attempts" in result.failures["7"]
+
+
+def test_authentication_error_fails_items_without_retry(claude, settings_factory):
+    for _ in range(3):
+        claude.add(Reply.error(401, "invalid x-api-key"))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert len(claude.message_requests()) == 3  # no retries
+    assert set(result.failures) == {"1A", "7", EXECUTIVE}
+    assert all("AuthenticationError" in reason for reason in result.failures.values())
+    assert result.executive_summary  # a fallback text, never empty
+
+
+# -- invalid output --------------------------------------------------------------------------------
+
+
+def only_item(item):
+    return lambda body: f"ITEM {item} " in body["messages"][0]["content"] and body["output_config"]["format"]["schema"] == ITEM_SCHEMA
+
+
+def test_invalid_json_is_repaired_once(claude, settings_factory):
+    claude.add(Reply.answer('{"headline": "x", "key_changes": [', match=only_item("7")))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert "7" in result.items and result.invalid_outputs == {}
+    repair = [r.body for r in claude.message_requests() if len(r.body["messages"]) == 3]
+    assert len(repair) == 1 and repair[0]["messages"][1]["role"] == "assistant"
+    assert "not usable" in repair[0]["messages"][2]["content"]
+
+
+def test_schema_violation_twice_is_recorded_not_raised(claude, settings_factory):
+    bad = json.dumps({"headline": "x", "key_changes": [{"summary": "s", "change_type": "exploded", "materiality": "high", "evidence": "e"}],
+                      "new_risks": [], "removed_risks": []})
+    claude.add(Reply.answer(bad, match=only_item("7")), Reply.answer(bad, match=only_item("7")))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert "7" not in result.items and "change_type" in result.invalid_outputs["7"]
+    assert "1A" in result.items
+
+
+def test_max_tokens_stop_is_retried_with_more_room(claude, settings_factory):
+    claude.add(Reply.max_tokens(match=only_item("1A")))
+    result = summarizer(claude, settings_factory, AI_MAX_OUTPUT_TOKENS_PER_ITEM="1000").summarize(small_diff())
+    assert "1A" in result.items
+    budgets = [r.body["max_tokens"] for r in claude.message_requests() if only_item("1A")(r.body)]
+    assert budgets == [1000, 1500]
+
+
+def test_refusal_is_a_failure(claude, settings_factory):
+    claude.add(Reply.refusal(match=only_item("7")))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert "refusal" in result.failures["7"]
+
+
+# -- faithfulness ----------------------------------------------------------------------------------
+
+
+def test_unfaithful_answer_is_recorded(claude, settings_factory):
+    answer = json.dumps({
+        "headline": "Net sales rose to $412.7 billion.",
+        "key_changes": [{"summary": "Sales grew", "change_type": "numbers", "materiality": "high",
+                         "evidence": "Net sales were $412.7 billion for the year."}],
+        "new_risks": [], "removed_risks": [],
+    })
+    claude.add(Reply.answer(answer, match=only_item("7")))
+    result = summarizer(claude, settings_factory, ANTHROPIC_SMALL_MODEL="none").summarize(small_diff())
+    misses = result.items["7"].faithfulness_misses
+    assert any("evidence not found" in m for m in misses) and "number not in the filing: 412.7" in misses
+
+
+def test_small_model_is_escalated_when_unfaithful(claude, settings_factory):
+    answer = json.dumps({"headline": "Up 99%.", "key_changes": [], "new_risks": [], "removed_risks": []})
+    claude.add(Reply.answer(answer, match=lambda b: b["model"] == "claude-haiku-5-5" and "ITEM 7 " in b["messages"][0]["content"]))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    models = [r.body["model"] for r in claude.message_requests() if only_item("7")(r.body)]
+    assert models == ["claude-haiku-5-5", "claude-sonnet-5-5"]
+    assert result.items["7"].model == "claude-sonnet-5-5" and result.items["7"].faithfulness_misses == ()
+
+
+def test_faithfulness_normalises_quotes_and_spaces():
+    source = "We rely on \u201cthird-party\u201d suppliers\u2014mainly in Asia.\nRevenue was $1,234.50 million."
+    summary = ItemSummary("1A", "Revenue of $1,234.5 million", (KeyChange("s", "modified", "low", 'We rely on "third-party"  suppliers-mainly in Asia'),))
+    assert check_faithfulness(summary, source) == ()
+    assert numbers_in("$1,234.50 and 12% and 2024.") == {"1234.5", "12", "2024"}
+
+
+# -- budgets ---------------------------------------------------------------------------------------
+
+
+def test_report_budget_leaves_out_low_ranked_items_and_says_so():
+    diff = small_diff(extra_items=5)
+    plan = plan_requests(diff, report_budget=3000, item_budget=5000, system_tokens=500)
+    sent = {r.item for r in plan.items}
+    assert sent and len(sent) < 7
+    assert {o.item for o in plan.omitted} == {d.item for d in diff.items.values() if d.changed} - sent
+    assert all(o.reason for o in plan.omitted)
+
+
+def test_item_budget_truncates_and_marks_it():
+    long_old = [f"Paragraph {n} of the older risk factors says something specific about exposure number {n}." for n in range(200)]
+    long_new = [f"Paragraph {n} of the newer risk factors says something different about exposure number {n}." for n in range(200)]
+    diff = diff_filings(filing({"1A": long_old}), filing({"1A": long_new}))
+    plan = plan_requests(diff, report_budget=50000, item_budget=1500)
+    request = plan.items[0]
+    assert request.truncated and request.sections_sent < request.sections_total and request.estimated_tokens <= 1600
+
+
+def test_budgeted_report_is_passed_to_claude(claude, settings_factory):
+    result = summarizer(claude, settings_factory, AI_MAX_INPUT_TOKENS_PER_REPORT="1500").summarize(small_diff(extra_items=5))
+    assert result.omitted_items and len(result.items) < 7
+
+
+# -- cost ------------------------------------------------------------------------------------------
+
+
+def test_cost_arithmetic():
+    assert cost_usd(Usage("claude-sonnet-5-5", input_tokens=1_000_000)) == pytest.approx(2.00)
+    assert cost_usd(Usage("claude-sonnet-5-5", output_tokens=1_000_000)) == pytest.approx(10.00)
+    assert cost_usd(Usage("claude-sonnet-5-5", cache_creation_input_tokens=1_000_000)) == pytest.approx(2.50)
+    assert cost_usd(Usage("claude-sonnet-5-5", cache_read_input_tokens=1_000_000)) == pytest.approx(0.20)
+    mixed = Usage("claude-sonnet-5-5", input_tokens=20_000, output_tokens=3_000, cache_read_input_tokens=5_000)
+    assert cost_usd(mixed) == pytest.approx(0.04 + 0.03 + 0.001)
+    assert cost_usd(Usage("claude-haiku-5-5", input_tokens=1_000_000)) == pytest.approx(2.50 / 5)  # long-context tier
+    assert cost_usd(Usage("claude-haiku-5-5", input_tokens=50_000)) == pytest.approx(0.005)
+    assert cost_usd(Usage("some-future-model", input_tokens=1_000_000)) > 0  # never free
+    assert "claude-sonnet-5-5" in PRICES and mixed.total_tokens == 28_000
+
+
+def test_report_cost_matches_usage_from_the_server(claude, settings_factory):
+    result = summarizer(claude, settings_factory, ANTHROPIC_SMALL_MODEL="none").summarize(small_diff())
+    served = [r.usage for r in claude.message_requests()]
+    tokens = sum(u["input_tokens"] + u["output_tokens"] + u["cache_creation_input_tokens"] + u["cache_read_input_tokens"] for u in served)
+    expected = sum(u["input_tokens"] * 2 + u["output_tokens"] * 10 + u["cache_creation_input_tokens"] * 2.5 + u["cache_read_input_tokens"] * 0.2 for u in served) / 1e6
+    assert result.total_tokens == tokens and result.cost_usd == pytest.approx(expected)
+    assert result.to_dict()["usage"]["requests"] == 3
+
+
+def test_cached_system_prompt_is_read_on_later_reports(settings_factory):
+    server = AnthropicStandIn(min_cache_tokens=100).start()
+    s = summarizer(server, settings_factory, ANTHROPIC_SMALL_MODEL="none")
+    first = s.summarize(small_diff())
+    second = s.summarize(small_diff())
+    assert sum(u.cache_creation_input_tokens for u in first.usage) > 0
+    assert sum(u.cache_read_input_tokens for u in second.usage) > 0 and second.cost_usd < first.cost_usd
+    server.stop()
+
+
+# -- parsing ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("not json", "not valid JSON"),
+        ("[]", "not a JSON object"),
+        ('{"headline": "h"}', "missing fields"),
+        ('{"headline": "", "key_changes": [], "new_risks": [], "removed_risks": []}', "headline"),
+        ('{"headline": "h", "key_changes": [{"summary": "s"}], "new_risks": [], "removed_risks": []}', "key_changes[0]"),
+        ('{"headline": "h", "key_changes": [], "new_risks": [1], "removed_risks": []}', "new_risks"),
+    ],
+)
+def test_parse_rejects_bad_answers(text, problem):
+    summary, found = parse_item_summary("1A", text)
+    assert summary is None and problem in found
+
+
+# -- offline ---------------------------------------------------------------------------------------
+
+
+def test_offline_summary_is_labelled_and_quotes_verbatim():
+    diff = small_diff(extra_items=2)
+    result = OfflineSummarizer().summarize(diff)
+    assert result.provider == "offline" and result.cost_usd == 0 and result.total_tokens == 0
+    assert "1A" in result.items and result.executive_summary
+    source = " ".join(RISK_NEW + RISK_OLD + MDNA_NEW + MDNA_OLD)
+    for summary in result.items.values():
+        for change in summary.key_changes:
+            assert change.evidence in source or summary.item not in ("1A", "7")
+
+
+def test_offline_on_real_corpus_pairs(corpus):
+    import json as _json
+
+    from section_extractor import extract_items
+
+    manifest = _json.loads((corpus / "manifest.json").read_text())
+    for pair in manifest["pairs"][:4]:
+        older = extract_items((corpus / pair["older"]).read_bytes())
+        newer = extract_items((corpus / pair["newer"]).read_bytes())
+        diff = diff_filings(older, newer)
+        result = OfflineSummarizer().summarize(diff)
+        assert result.items, pair["ticker"]
+        for item, summary in result.items.items():
+            source = older.items[item].text + "\n" + newer.items[item].text
+            for change in summary.key_changes:  # the offline headline states diff counts, not filing numbers
+                assert change.evidence and change.evidence in source, (pair["ticker"], item)
