@@ -4,6 +4,8 @@
     GET  /ready                200 when the store answers, else 503
     POST /generate-report      202 {job_id, status: "queued"}   (Bearer WORKER_SECRET)
     GET  /jobs/<id>/status     the job's state from the store     (Bearer WORKER_SECRET)
+    GET  /metrics              Prometheus metrics                  (Bearer WORKER_SECRET)
+    GET  /openapi.json         this API, described in OpenAPI 3.1
 
 `create_app(settings)` is the factory; `gunicorn app:app` gets a fresh app per worker process
 through the module `__getattr__` below, so importing this module starts nothing. Every answer is
@@ -17,6 +19,7 @@ import hmac
 import json
 import logging
 import sys
+from pathlib import Path
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -41,6 +44,7 @@ from worker import Services
 
 log = logging.getLogger("app")
 EXTENSION = "report_worker"
+OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
@@ -82,6 +86,8 @@ def _register_routes(app: Flask) -> None:
     @app.get("/ready")
     def ready():
         services = services_of(current_app)
+        if not services.runner.accepting:
+            return jsonify(status="shutting_down", store=services.settings.store_backend), 503
         try:
             services.store.ping()
         except StoreUnavailable as exc:
@@ -109,8 +115,20 @@ def _register_routes(app: Flask) -> None:
             if not created:  # a concurrent duplicate won the race
                 return jsonify(job.status_document()), 200
             services.runner.submit(job.job_id)
+        services.metrics.jobs_accepted.inc()
         log.info("job accepted", extra={"job_id": job.job_id, "ticker": job.ticker})
         return jsonify(job_id=job.job_id, status=job.status.value), 202
+
+    @app.get("/openapi.json")
+    def openapi():
+        return current_app.response_class(OPENAPI_PATH.read_bytes(), content_type="application/json")
+
+    @app.get("/metrics")
+    def metrics():
+        services = services_of(current_app)
+        _authorize(services.settings)
+        body, content_type = services.metrics.render()
+        return Response(body, content_type=content_type)
 
     @app.get("/jobs/<job_id>/status")
     def job_status(job_id: str):
@@ -152,6 +170,8 @@ def _error_body(code: str, message: str, field: str | None = None) -> dict:
 
 
 def _error_response(exc: ReportWorkerError) -> Response:
+    if request.path == "/generate-report" and EXTENSION in current_app.extensions:
+        services_of(current_app).metrics.jobs_rejected.labels(exc.code).inc()
     response = jsonify(_error_body(exc.code, exc.message, exc.field))
     response.status_code = exc.http_status
     if isinstance(exc, QueueFull):

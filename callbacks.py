@@ -94,8 +94,9 @@ class AttemptResult:
 class CallbackDispatcher:
     """Sends due callback deliveries; one per process, woken after each job and by a poll timer."""
 
-    def __init__(self, settings, store: Store, *, session: requests.Session | None = None, rng: random.Random | None = None):
+    def __init__(self, settings, store: Store, *, session: requests.Session | None = None, rng: random.Random | None = None, metrics=None):
         self.settings = settings
+        self.metrics = metrics
         self.store = store
         self.session = session or requests.Session()
         self.rng = rng or random.Random()
@@ -176,6 +177,8 @@ class CallbackDispatcher:
             status=status,
             next_attempt_at=next_at,
         )
+        if self.metrics is not None:
+            self.metrics.callback_attempts.labels({CALLBACK_PENDING: "retry"}.get(status, status)).inc()
         fields = {"attempt": attempt, "status_code": result.status_code, "delivery_status": status, "duration_ms": duration_ms}
         if status == CALLBACK_DELIVERED:
             log.info("callback delivered", extra=fields)

@@ -28,6 +28,9 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 class Settings:
     app_env: str = defaults.APP_ENV
     port: int = defaults.PORT
+    web_concurrency: int = defaults.WEB_CONCURRENCY
+    web_threads: int = defaults.WEB_THREADS
+    graceful_timeout_seconds: float = defaults.GRACEFUL_TIMEOUT_SECONDS
     log_level: str = defaults.LOG_LEVEL
     worker_secret: str | None = field(default=None, repr=False)
 
@@ -40,6 +43,7 @@ class Settings:
     job_lease_seconds: float = defaults.JOB_LEASE_SECONDS
     heartbeat_interval_seconds: float = defaults.HEARTBEAT_INTERVAL_SECONDS
     job_timeout_grace_seconds: float = defaults.JOB_TIMEOUT_GRACE_SECONDS
+    sweep_interval_seconds: float = defaults.SWEEP_INTERVAL_SECONDS
 
     # store
     sqlite_path: str = defaults.SQLITE_PATH
@@ -200,6 +204,9 @@ def _parse(env: Mapping[str, str]) -> Settings:
     settings = Settings(
         app_env=app_env,
         port=r.number("PORT", defaults.PORT, minimum=1, maximum=65535, kind=int),
+        web_concurrency=r.number("WEB_CONCURRENCY", defaults.WEB_CONCURRENCY, minimum=1, maximum=64, kind=int),
+        web_threads=r.number("WEB_THREADS", defaults.WEB_THREADS, minimum=1, maximum=256, kind=int),
+        graceful_timeout_seconds=r.number("GRACEFUL_TIMEOUT_SECONDS", defaults.GRACEFUL_TIMEOUT_SECONDS, minimum=1, maximum=3600),
         log_level=_log_level(r),
         worker_secret=r.text("WORKER_SECRET"),
         queue_backend=r.choice("QUEUE_BACKEND", defaults.QUEUE_BACKEND, QUEUE_BACKENDS),
@@ -214,6 +221,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         job_timeout_grace_seconds=r.number(
             "JOB_TIMEOUT_GRACE_SECONDS", defaults.JOB_TIMEOUT_GRACE_SECONDS, minimum=0, maximum=600
         ),
+        sweep_interval_seconds=r.number("SWEEP_INTERVAL_SECONDS", defaults.SWEEP_INTERVAL_SECONDS, minimum=0.05, maximum=3600),
         sqlite_path=r.text("SQLITE_PATH", defaults.SQLITE_PATH),
         supabase_url=r.url("SUPABASE_URL"),
         supabase_service_key=r.text("SUPABASE_SERVICE_KEY"),

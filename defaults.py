@@ -11,6 +11,9 @@ VERSION = "0.1.0"
 # --- HTTP -----------------------------------------------------------------------------------------
 APP_ENV = "production"  # development | test | production
 PORT = 8000
+WEB_CONCURRENCY = 2  # gunicorn worker processes
+WEB_THREADS = 8  # request threads per worker process (gthread)
+GRACEFUL_TIMEOUT_SECONDS = 60  # on SIGTERM, running jobs get this long to finish
 MAX_REQUEST_BYTES = 16 * 1024  # POST bodies above this answer 413
 LOG_LEVEL = "INFO"
 
@@ -22,6 +25,7 @@ QUEUE_FULL_RETRY_AFTER_SECONDS = 30
 JOB_TIMEOUT_SECONDS = 300
 JOB_LEASE_SECONDS = 60  # a job whose lease is not renewed for this long is presumed dead
 HEARTBEAT_INTERVAL_SECONDS = 15
+SWEEP_INTERVAL_SECONDS = 30  # how often each process looks for jobs whose lease expired
 JOB_TIMEOUT_GRACE_SECONDS = 10  # after the deadline, the watchdog fails a job that has not stopped
 
 # --- Store ----------------------------------------------------------------------------------------

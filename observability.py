@@ -82,6 +82,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        if record.name == "gunicorn.access" and isinstance(record.args, dict):
+            entry.update(_access_fields(record.args))
         job_id = getattr(record, "job_id", None) or current_job_id()
         if job_id:
             entry["job_id"] = job_id
@@ -107,6 +109,23 @@ class _StderrHandler(logging.StreamHandler):
     @stream.setter
     def stream(self, value):
         pass
+
+
+def _access_fields(atoms: dict) -> dict[str, Any]:
+    """gunicorn's access-log atoms as fields (never the query string: it may carry tokens)."""
+    try:
+        status = int(atoms.get("s"))
+    except (TypeError, ValueError):
+        status = None
+    return {
+        "method": atoms.get("m"),
+        "path": atoms.get("U"),
+        "status": status,
+        "duration_ms": round(int(atoms.get("D") or 0) / 1000, 1),
+        "bytes": atoms.get("B"),
+        "remote": atoms.get("h"),
+        "user_agent": atoms.get("a"),
+    }
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream=None) -> None:

@@ -62,11 +62,12 @@ Execute = Callable[[str, JobControl], None]
 
 
 class ThreadPoolRunner:
-    def __init__(self, settings, store: Store, owner: str, execute: Execute):
+    def __init__(self, settings, store: Store, owner: str, execute: Execute, metrics=None):
         self.settings = settings
         self.store = store
         self.owner = owner
         self.execute = execute
+        self.metrics = metrics
         self.capacity = settings.max_concurrent_jobs + settings.max_queued_jobs
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent_jobs, thread_name_prefix="job")
         self._lock = threading.Lock()
@@ -100,6 +101,7 @@ class ThreadPoolRunner:
             if job_id in self._held:
                 return
             self._held[job_id] = None
+        self._report_depth()
         self._pool.submit(self._run, job_id)
 
     def counts(self) -> tuple[int, int]:
@@ -111,6 +113,7 @@ class ThreadPoolRunner:
         control = JobControl(job_id=job_id, timeout_seconds=self.settings.job_timeout_seconds)
         with self._lock:
             self._held[job_id] = control
+        self._report_depth()
         try:
             self.execute(job_id, control)
         except Exception:  # execute handles its own failures; this is the last line of defence
@@ -119,6 +122,13 @@ class ThreadPoolRunner:
         finally:
             with self._lock:
                 self._held.pop(job_id, None)
+            self._report_depth()
+
+    def _report_depth(self) -> None:
+        if self.metrics is not None:
+            running, queued = self.counts()
+            self.metrics.queue_depth.labels("running").set(running)
+            self.metrics.queue_depth.labels("queued").set(queued)
 
     # -- leases and timeouts -----------------------------------------------------------------------
 
@@ -173,8 +183,15 @@ class ThreadPoolRunner:
         control.stop("lease_lost")  # whatever the thread does next, it no longer owns the job
         if outcome.changed:
             log.error("job timed out; failed and refunded by the watchdog")
+            if self.metrics is not None:
+                self.metrics.jobs_finished.labels(outcome.job.status.value).inc()
+                self.metrics.refunds.labels(failure.code).inc()
 
     # -- shutdown ----------------------------------------------------------------------------------
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
 
     def stop_accepting(self) -> None:
         with self._lock:

@@ -30,8 +30,10 @@ from database import FailureRecord, ReportRecord, Store, open_store
 from diff_analyzer import diff_filings
 from exceptions import ConfigError, ExtractionFailed, JobFailure, LeaseLost, StoreUnavailable, as_job_failure
 from job import Job, JobRequest, Stage
+from metrics import Metrics
 from observability import configure_logging, job_context
 from quality_validator import validate
+from recovery import Sweeper
 from report import build_report
 from runner import JobControl, ThreadPoolRunner
 from sec_fetcher import EdgarClient
@@ -58,31 +60,41 @@ class Services:
     edgar: EdgarClient
     summarizer: Summarizer
     dispatcher: CallbackDispatcher
+    metrics: Metrics
     pipeline: Pipeline = field(default_factory=Pipeline)
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
     runner: ThreadPoolRunner | None = None
+    sweeper: Sweeper | None = None
 
     @classmethod
     def build(cls, settings: Settings, *, store: Store | None = None, pipeline: Pipeline | None = None, **parts) -> "Services":
         store = store or open_store(settings)
+        metrics = parts.pop("metrics", None) or Metrics()
         services = cls(
             settings=settings,
             store=store,
             edgar=parts.pop("edgar", None) or EdgarClient(settings),
             summarizer=parts.pop("summarizer", None) or make_summarizer(settings),
-            dispatcher=parts.pop("dispatcher", None) or CallbackDispatcher(settings, store),
+            dispatcher=parts.pop("dispatcher", None) or CallbackDispatcher(settings, store, metrics=metrics),
+            metrics=metrics,
             pipeline=pipeline or Pipeline(),
         )
-        services.runner = ThreadPoolRunner(settings, store, services.owner, lambda job_id, control: process_job(job_id, services, control))
+        services.runner = ThreadPoolRunner(
+            settings, store, services.owner, lambda job_id, control: process_job(job_id, services, control), metrics=metrics
+        )
+        services.sweeper = Sweeper(settings, store, metrics=metrics, on_change=services.dispatcher.wake)
         return services
 
     def start(self) -> "Services":
         self.dispatcher.start()
         self.runner.start()
+        self.sweeper.start()
         return self
 
     def close(self, wait: bool = False, timeout: float | None = 5.0) -> None:
+        """Stop taking jobs; with `wait`, let running ones finish within `timeout` seconds."""
         self.runner.shutdown(wait=wait, timeout=timeout)
+        self.sweeper.stop()
         self.dispatcher.stop()
         self.store.close()
 
@@ -116,6 +128,7 @@ class _Run:
     def _close_stage(self) -> None:
         now = time.monotonic()
         self.stage_seconds[self.stage.value] = self.stage_seconds.get(self.stage.value, 0.0) + now - self._stage_started
+        self.services.metrics.stage_seconds.labels(self.stage.value).observe(now - self._stage_started)
         log.info("stage finished", extra={"stage": self.stage.value, "duration_ms": int((now - self._stage_started) * 1000)})
         self._stage_started = now
 
@@ -147,6 +160,7 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
             if not outcome.changed:
                 log.warning("job finished elsewhere; this run's report is discarded", extra={"status": outcome.job.status.value})
             else:
+                _count_outcome(services, outcome.job, "QUALITY_BELOW_STANDARD")
                 log.info(
                     "job completed",
                     extra={"status": outcome.job.status.value, "refunded": outcome.job.refunded, "duration_ms": int((time.monotonic() - started) * 1000)},
@@ -178,6 +192,7 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
 
     run.enter(Stage.SUMMARIZING)
     summaries = services.summarizer.summarize(diff, deadline=run.control.deadline)
+    services.metrics.record_usage(summaries.usage)
 
     run.enter(Stage.VALIDATING)
     quality = pipeline.validate(older, newer, diff, summaries)
@@ -228,7 +243,15 @@ def _fail(job_id: str, stage: Stage, exc: BaseException, services: Services) -> 
         return None
     if not outcome.changed:
         log.warning("failure not recorded: the job was already finished elsewhere", extra={"status": outcome.job.status.value})
+    else:
+        _count_outcome(services, outcome.job, failure.code)
     return outcome.job
+
+
+def _count_outcome(services: Services, job: Job, refund_reason: str | None) -> None:
+    services.metrics.jobs_finished.labels(job.status.value).inc()
+    if job.refunded:
+        services.metrics.refunds.labels(refund_reason or "unknown").inc()
 
 
 def _store_call(call: Callable, attempts: int = defaults.STORE_RETRY_ATTEMPTS):

@@ -113,6 +113,13 @@ def test_twenty_jobs_across_two_processes(gunicorn):
     attempts = [row[0] for row in conn.execute("SELECT attempts FROM report_jobs")]
     assert attempts == [1] * 20  # every job ran exactly once
 
+    # /metrics aggregates both worker processes, whichever one answers the scrape
+    for _ in range(4):
+        text = requests.get(f"{base}/metrics", headers=headers, timeout=10).text
+        finished = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("report_jobs_finished_total{"))
+        accepted = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("report_jobs_accepted_total"))
+        assert finished == 20 and accepted == 20
+
 
 def test_production_boot_fails_clearly_without_secrets(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("WORKER_SECRET", "CALLBACK_SECRET", "SEC_USER_AGENT")}

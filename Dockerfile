@@ -1,0 +1,28 @@
+# syntax=docker/dockerfile:1
+# The report worker: gunicorn serving app:app, configured by gunicorn.conf.py (the same start command
+# as render.yaml and railway.json). No secrets and no .env are baked in: see .dockerignore.
+
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+# Dependencies first, in their own layer: it is rebuilt only when requirements.txt changes.
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+FROM python:3.11-slim
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    APP_ENV=production \
+    PORT=8000
+RUN useradd --create-home --uid 10001 app
+COPY --from=build /opt/venv /opt/venv
+WORKDIR /app
+COPY --chown=app:app *.py openapi.json ./
+USER app
+RUN mkdir -p /app/var
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
+    CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=4)"
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "app:app"]

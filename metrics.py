@@ -1,0 +1,61 @@
+"""Prometheus metrics, served at /metrics, correct across several gunicorn worker processes.
+
+Each `Services` owns one `Metrics` with its own registry (no global registry, so tests and several
+apps in one process stay apart). Under gunicorn, `gunicorn.conf.py` sets PROMETHEUS_MULTIPROC_DIR
+before any worker imports prometheus_client: every process then writes its samples to files in
+that directory and `render()` aggregates all live processes, whichever process is scraped.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import multiprocess
+
+STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self.jobs_accepted = Counter("report_jobs_accepted_total", "Jobs accepted by POST /generate-report", registry=r)
+        self.jobs_rejected = Counter("report_jobs_rejected_total", "POST /generate-report answers that recorded no job", ["reason"], registry=r)
+        self.jobs_finished = Counter("report_jobs_finished_total", "Jobs by terminal outcome", ["outcome"], registry=r)
+        self.jobs_recovered = Counter("report_jobs_recovered_total", "Jobs whose process died, by what recovery did", ["action"], registry=r)
+        self.queue_depth = Gauge("report_jobs_in_process", "Jobs held by this service, by state", ["state"], registry=r, multiprocess_mode="livesum")
+        self.stage_seconds = Histogram("report_stage_seconds", "Time spent per pipeline stage", ["stage"], buckets=STAGE_BUCKETS, registry=r)
+        self.refunds = Counter("report_refunds_total", "Tokens refunded, by reason", ["reason"], registry=r)
+        self.sec_requests = Counter("sec_requests_total", "Requests to SEC EDGAR by HTTP status (or 'error')", ["status"], registry=r)
+        self.sec_throttled = Counter("sec_throttled_total", "SEC answers that asked us to slow down (429, 503, block page)", ["kind"], registry=r)
+        self.sec_retries = Counter("sec_retries_total", "SEC requests retried", registry=r)
+        self.sec_cache = Counter("sec_cache_total", "EDGAR cache lookups by result", ["result"], registry=r)
+        self.claude_requests = Counter("claude_requests_total", "Claude requests that returned a message", ["model"], registry=r)
+        self.claude_tokens = Counter("claude_tokens_total", "Claude tokens by kind", ["model", "kind"], registry=r)
+        self.claude_cost = Counter("claude_cost_usd_total", "Claude cost in US dollars at the price table", ["model"], registry=r)
+        self.callback_attempts = Counter("callback_attempts_total", "Callback delivery attempts by result", ["result"], registry=r)
+
+    def record_usage(self, usage) -> None:
+        """Account one report's Claude usage (`ai_analyzer.Usage` entries)."""
+        from ai_analyzer import cost_usd
+
+        for u in usage:
+            self.claude_requests.labels(u.model).inc()
+            for kind in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
+                value = getattr(u, kind)
+                if value:
+                    self.claude_tokens.labels(u.model, kind.replace("_tokens", "")).inc(value)
+            self.claude_cost.labels(u.model).inc(cost_usd(u))
+
+    def render(self) -> tuple[bytes, str]:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def mark_process_dead(pid: int) -> None:
+    """gunicorn `child_exit` hook: drop a dead worker's live gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.mark_process_dead(pid)
