@@ -109,9 +109,8 @@ def _register_routes(app: Flask) -> None:
                 raise JobConflict()
             return jsonify(existing.status_document()), 200
         with services.runner.reserve():
-            job, created = services.store.create_job(
-                job_request, lease_owner=services.owner, lease_seconds=settings.job_lease_seconds
-            )
+            lease_owner, lease_seconds = services.runner.queued_lease()
+            job, created = services.store.create_job(job_request, lease_owner=lease_owner, lease_seconds=lease_seconds)
             if not created:  # a concurrent duplicate won the race
                 return jsonify(job.status_document()), 200
             services.runner.submit(job.job_id)

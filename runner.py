@@ -1,5 +1,10 @@
 """Job runners: who executes `worker.process_job`, and when.
 
+Both runners offer the same small interface to the API: `reserve()` (a slot, or `QueueFull`),
+`submit(job_id)`, `queued_lease()`, `counts()`, `accepting`, `stop_accepting()`, `shutdown()`.
+
+`RQRunner` (QUEUE_BACKEND=rq) enqueues job ids in Redis for `rq worker` processes.
+
 `ThreadPoolRunner` (QUEUE_BACKEND=thread, the default) is a bounded in-process pool:
 MAX_CONCURRENT_JOBS run, MAX_QUEUED_JOBS wait, and a full pool refuses new work (the API answers
 429) before anything is recorded. One background thread renews the lease of every job this
@@ -61,6 +66,52 @@ class JobControl:
 Execute = Callable[[str, JobControl], None]
 
 
+class JobWatch:
+    """Tends the jobs this process holds: renews leases, enforces the timeout, fails stuck jobs.
+
+    Shared by both runners: the thread pool tends all its jobs from one thread; an RQ work horse
+    tends its one job through a `LeaseKeeper`.
+    """
+
+    def __init__(self, settings, store: Store, owner: str, metrics=None):
+        self.settings = settings
+        self.store = store
+        self.owner = owner
+        self.metrics = metrics
+
+    def tend(self, job_id: str, control: JobControl | None, *, heartbeat: bool, running: Callable[[], bool]) -> None:
+        """One look at one job. `control` is None while the job waits; `running()` says if it still runs here."""
+        with job_context(job_id):
+            if control is not None and control.remaining() <= -self.settings.job_timeout_grace_seconds and not control.abandoned:
+                self._fail_stuck_job(job_id, control)
+            elif control is not None and control.remaining() <= 0:
+                control.stop("timeout")
+            if heartbeat and not self.store.heartbeat(job_id, owner=self.owner, lease_seconds=self.settings.job_lease_seconds):
+                self._lease_lost(job_id, control, running)
+
+    def _lease_lost(self, job_id: str, control: JobControl | None, running: Callable[[], bool]) -> None:
+        """The store says this process no longer holds the job: finished a moment ago, or taken over."""
+        if control is None or not running() or control.stop_reason is not None:
+            return
+        control.stop("lease_lost")  # harmless if the job has just finished: it checks no more
+        current = self.store.get_job(job_id)
+        if current is not None and not current.status.is_terminal:
+            log.warning("lease lost to another worker; stopping the job", extra={"lease_owner": current.lease_owner})
+
+    def _fail_stuck_job(self, job_id: str, control: JobControl) -> None:
+        failure = JobTimeout(f"the job did not finish within {self.settings.job_timeout_seconds:.0f} s")
+        current = self.store.get_job(job_id)
+        record = FailureRecord(code=failure.code, message=failure.message, stage=current.stage.value if current else None)
+        outcome = self.store.fail_job(job_id, failure=record, owner=self.owner)
+        control.abandoned = True
+        control.stop("lease_lost")  # whatever the thread does next, it no longer owns the job
+        if outcome.changed:
+            log.error("job timed out; failed and refunded by the watchdog")
+            if self.metrics is not None:
+                self.metrics.jobs_finished.labels(outcome.job.status.value).inc()
+                self.metrics.refunds.labels(failure.code).inc()
+
+
 class ThreadPoolRunner:
     def __init__(self, settings, store: Store, owner: str, execute: Execute, metrics=None):
         self.settings = settings
@@ -68,6 +119,7 @@ class ThreadPoolRunner:
         self.owner = owner
         self.execute = execute
         self.metrics = metrics
+        self.watch = JobWatch(settings, store, owner, metrics)
         self.capacity = settings.max_concurrent_jobs + settings.max_queued_jobs
         self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent_jobs, thread_name_prefix="job")
         self._lock = threading.Lock()
@@ -77,6 +129,10 @@ class ThreadPoolRunner:
         self._accepting = True
         self._maintenance: threading.Thread | None = None
         self._last_heartbeat = 0.0
+
+    def queued_lease(self) -> tuple[str, float]:
+        """(owner, seconds) of a job's lease while it waits: this process holds and renews it."""
+        return self.owner, self.settings.job_lease_seconds
 
     # -- admission ---------------------------------------------------------------------------------
 
@@ -149,43 +205,17 @@ class ThreadPoolRunner:
 
     def maintain_once(self) -> None:
         now = time.monotonic()
-        due_heartbeat = now - self._last_heartbeat >= self.settings.heartbeat_interval_seconds
+        due = now - self._last_heartbeat >= self.settings.heartbeat_interval_seconds
         with self._lock:
             held = list(self._held.items())
         for job_id, control in held:
-            with job_context(job_id):
-                if control is not None and control.remaining() <= -self.settings.job_timeout_grace_seconds and not control.abandoned:
-                    self._fail_stuck_job(job_id, control)
-                elif control is not None and control.remaining() <= 0:
-                    control.stop("timeout")
-                if due_heartbeat and not self.store.heartbeat(job_id, owner=self.owner, lease_seconds=self.settings.job_lease_seconds):
-                    self._lease_lost(job_id, control)
-        if due_heartbeat:
+            self.watch.tend(job_id, control, heartbeat=due, running=lambda j=job_id: self._is_running(j))
+        if due:
             self._last_heartbeat = now
 
-    def _lease_lost(self, job_id: str, control: JobControl | None) -> None:
-        """The store says this process no longer holds the job: finished a moment ago, or taken over."""
+    def _is_running(self, job_id: str) -> bool:
         with self._lock:
-            still_running = self._held.get(job_id) is not None
-        if control is None or not still_running or control.stop_reason is not None:
-            return
-        control.stop("lease_lost")  # harmless if the job has just finished: it checks no more
-        current = self.store.get_job(job_id)
-        if current is not None and not current.status.is_terminal:
-            log.warning("lease lost to another worker; stopping the job", extra={"lease_owner": current.lease_owner})
-
-    def _fail_stuck_job(self, job_id: str, control: JobControl) -> None:
-        failure = JobTimeout(f"the job did not finish within {self.settings.job_timeout_seconds:.0f} s")
-        current = self.store.get_job(job_id)
-        record = FailureRecord(code=failure.code, message=failure.message, stage=current.stage.value if current else None)
-        outcome = self.store.fail_job(job_id, failure=record, owner=self.owner)
-        control.abandoned = True
-        control.stop("lease_lost")  # whatever the thread does next, it no longer owns the job
-        if outcome.changed:
-            log.error("job timed out; failed and refunded by the watchdog")
-            if self.metrics is not None:
-                self.metrics.jobs_finished.labels(outcome.job.status.value).inc()
-                self.metrics.refunds.labels(failure.code).inc()
+            return self._held.get(job_id) is not None
 
     # -- shutdown ----------------------------------------------------------------------------------
 
@@ -198,10 +228,123 @@ class ThreadPoolRunner:
             self._accepting = False
 
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop taking jobs and drop the waiting ones (their lease lapses and recovery ends them);
+        with `wait`, give running jobs up to `timeout` seconds to finish."""
         self.stop_accepting()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._lock:
+            for job_id in [j for j, control in self._held.items() if control is None]:
+                del self._held[job_id]
         deadline = time.monotonic() + (timeout if timeout is not None else 0)
         if wait:
-            while self.counts() != (0, 0) and (timeout is None or time.monotonic() < deadline):
+            while self.counts()[0] and (timeout is None or time.monotonic() < deadline):
                 time.sleep(0.05)
         self._stopping.set()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class LeaseKeeper:
+    """Tends one job from a background thread while it runs in this thread (an RQ work horse)."""
+
+    def __init__(self, watch: JobWatch, job_id: str, control: JobControl):
+        self.watch = watch
+        self.job_id = job_id
+        self.control = control
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="lease-keeper", daemon=True)
+
+    def __enter__(self) -> "LeaseKeeper":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join(5)
+
+    def _loop(self) -> None:
+        settings = self.watch.settings
+        last = time.monotonic()
+        while not self._done.wait(min(settings.heartbeat_interval_seconds, 1.0)):
+            due = time.monotonic() - last >= settings.heartbeat_interval_seconds
+            try:
+                self.watch.tend(self.job_id, self.control, heartbeat=due, running=lambda: not self._done.is_set())
+            except Exception:
+                log.exception("lease keeping failed")
+            if due:
+                last = time.monotonic()
+
+
+RQ_QUEUE = "reports"
+
+
+class RQRunner:
+    """QUEUE_BACKEND=rq: the web process records a job and enqueues its id in Redis; any number of
+    `rq worker reports` processes, on any machines, run `worker.run_queued_job`.
+
+    A job waiting in Redis has a long lease held by no process (`rq:reports`, three job timeouts):
+    if Redis loses it, recovery fails and refunds it once that lease lapses, instead of leaving it
+    queued forever. The work horse that runs it takes the lease over and renews it.
+    """
+
+    def __init__(self, settings, store: Store, metrics=None, connection=None):
+        from redis import Redis
+        from rq import Queue
+
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.redis = connection or Redis.from_url(settings.redis_url)
+        self.queue = Queue(RQ_QUEUE, connection=self.redis)
+        self._accepting = True
+
+    def queued_lease(self) -> tuple[str, float]:
+        return f"rq:{RQ_QUEUE}", 3 * (self.settings.job_timeout_seconds + self.settings.job_timeout_grace_seconds)
+
+    @contextmanager
+    def reserve(self) -> Iterator[None]:
+        if not self._accepting:
+            raise ShuttingDown()
+        if self.queue.count >= self.settings.max_queued_jobs:
+            raise QueueFull(retry_after=defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
+        yield
+
+    def submit(self, job_id: str) -> None:
+        from rq.exceptions import DuplicateJobError
+
+        try:
+            self.queue.enqueue(
+                "worker.run_queued_job",
+                job_id,
+                job_id=job_id,
+                unique=True,  # a second enqueue of one job id would overwrite the first (rq's default)
+                job_timeout=int(self.settings.job_timeout_seconds + self.settings.job_timeout_grace_seconds + 60),
+                result_ttl=3600,
+                failure_ttl=7 * 86400,
+                description=f"report job {job_id}",
+            )
+        except DuplicateJobError:
+            log.info("job already enqueued", extra={"job_id": job_id})
+        self._report_depth()
+
+    def counts(self) -> tuple[int, int]:
+        from rq.registry import StartedJobRegistry
+
+        return StartedJobRegistry(queue=self.queue).count, self.queue.count
+
+    def _report_depth(self) -> None:
+        if self.metrics is not None:
+            running, queued = self.counts()
+            self.metrics.queue_depth.labels("running").set(running)
+            self.metrics.queue_depth.labels("queued").set(queued)
+
+    def start(self) -> None:
+        """Nothing runs here: jobs run in `rq worker` processes."""
+
+    @property
+    def accepting(self) -> bool:
+        return self._accepting
+
+    def stop_accepting(self) -> None:
+        self._accepting = False
+
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
+        self.stop_accepting()

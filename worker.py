@@ -7,6 +7,7 @@ says so) or `fail_job` (error logged, refund). Any exception becomes a typed `Jo
 
     python -m worker report TICKER [--json FILE]   run the pipeline on the embedded defaults
     python -m worker extract FILE                  print the items of one filing as JSON
+    python -m worker rq-worker [--burst]           run queued jobs from Redis (QUEUE_BACKEND=rq)
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from diff_analyzer import diff_filings
 from exceptions import ConfigError, ExtractionFailed, JobFailure, LeaseLost, StoreUnavailable, as_job_failure
 from job import Job, JobRequest, Stage
 from metrics import Metrics
-from observability import configure_logging, job_context
+from observability import configure_logging, init_sentry, job_context
 from quality_validator import validate
 from recovery import Sweeper
 from report import build_report
-from runner import JobControl, ThreadPoolRunner
+from runner import JobControl, JobWatch, LeaseKeeper, RQRunner, ThreadPoolRunner
 from sec_fetcher import EdgarClient
 from section_extractor import extract_items
 
@@ -63,7 +64,7 @@ class Services:
     metrics: Metrics
     pipeline: Pipeline = field(default_factory=Pipeline)
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
-    runner: ThreadPoolRunner | None = None
+    runner: ThreadPoolRunner | RQRunner | None = None
     sweeper: Sweeper | None = None
 
     @classmethod
@@ -79,9 +80,12 @@ class Services:
             metrics=metrics,
             pipeline=pipeline or Pipeline(),
         )
-        services.runner = ThreadPoolRunner(
-            settings, store, services.owner, lambda job_id, control: process_job(job_id, services, control), metrics=metrics
-        )
+        if settings.queue_backend == "rq":
+            services.runner = RQRunner(settings, store, metrics=metrics)
+        else:
+            services.runner = ThreadPoolRunner(
+                settings, store, services.owner, lambda job_id, control: process_job(job_id, services, control), metrics=metrics
+            )
         services.sweeper = Sweeper(settings, store, metrics=metrics, on_change=services.dispatcher.wake)
         return services
 
@@ -96,7 +100,9 @@ class Services:
         self.runner.shutdown(wait=wait, timeout=timeout)
         self.sweeper.stop()
         self.dispatcher.stop()
-        self.store.close()
+        running_here = self.runner.counts()[0] if isinstance(self.runner, ThreadPoolRunner) else 0
+        if not running_here:  # never close the store under a job still running here
+            self.store.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -155,7 +161,8 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
                     report=record["report"],
                     refund=record["refund"],
                     refund_reason=record["refund_reason"],
-                )
+                ),
+                store,
             )
             if not outcome.changed:
                 log.warning("job finished elsewhere; this run's report is discarded", extra={"status": outcome.job.status.value})
@@ -236,7 +243,7 @@ def _fail(job_id: str, stage: Stage, exc: BaseException, services: Services) -> 
         details["exception"] = type(exc).__name__
     record = FailureRecord(code=failure.code, message=failure.message, stage=stage.value, details=details)
     try:
-        outcome = _store_call(lambda: services.store.fail_job(job_id, failure=record, owner=services.owner))
+        outcome = _store_call(lambda: services.store.fail_job(job_id, failure=record, owner=services.owner), services.store)
     except Exception:
         # The lease will expire and recovery fails the job later: the refund is delayed, not lost.
         log.critical("could not record the job's failure; leaving it to lease recovery", exc_info=True)
@@ -254,8 +261,11 @@ def _count_outcome(services: Services, job: Job, refund_reason: str | None) -> N
         services.metrics.refunds.labels(refund_reason or "unknown").inc()
 
 
-def _store_call(call: Callable, attempts: int = defaults.STORE_RETRY_ATTEMPTS):
-    """Retry an idempotent store call on transient errors, with exponential backoff."""
+def _store_call(call: Callable, store: Store, attempts: int = defaults.STORE_RETRY_ATTEMPTS):
+    """Retry an idempotent store call on transient errors, with exponential backoff (unless the
+    store retries each call itself: retries on retries would multiply the wait)."""
+    if store.retries_internally:
+        return call()
     for attempt in range(attempts):
         try:
             return call()
@@ -265,6 +275,28 @@ def _store_call(call: Callable, attempts: int = defaults.STORE_RETRY_ATTEMPTS):
             delay = defaults.STORE_RETRY_BASE_SECONDS * 2**attempt
             log.warning("store unavailable; retrying", extra={"attempt": attempt + 1, "delay_s": delay})
             time.sleep(delay)
+
+
+def run_queued_job(job_id: str) -> str | None:
+    """The RQ entry point (`rq worker reports`): run one job in this work horse, keeping its lease."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level, settings.secrets)
+    init_sentry(
+        settings.sentry_dsn,
+        environment=settings.sentry_environment or settings.app_env,
+        release=f"{defaults.SERVICE_NAME}@{defaults.VERSION}",
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+        secrets=settings.secrets,
+    )
+    services = Services.build(settings)
+    control = JobControl(job_id=job_id, timeout_seconds=settings.job_timeout_seconds)
+    try:
+        with LeaseKeeper(JobWatch(settings, services.store, services.owner, services.metrics), job_id, control):
+            job = process_job(job_id, services, control)
+        services.dispatcher.deliver_due()  # the first callback attempt now; retries by the web's dispatcher
+        return job.status.value if job else None
+    finally:
+        services.store.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -326,6 +358,24 @@ def cmd_extract(args) -> int:
     return 0
 
 
+def cmd_rq_worker(args) -> int:
+    """An RQ worker for QUEUE_BACKEND=rq, configured from the same settings as the web service."""
+    from redis import Redis
+    from rq import Queue, Worker
+
+    from runner import RQ_QUEUE
+
+    settings = Settings.from_env()
+    if not settings.redis_url:
+        print("REDIS_URL is required to run an RQ worker", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.secrets)
+    connection = Redis.from_url(settings.redis_url)
+    worker = Worker([Queue(RQ_QUEUE, connection=connection)], connection=connection)
+    worker.work(burst=args.burst, with_scheduler=False)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m worker", description="10-K report worker")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -337,6 +387,9 @@ def main(argv: list[str] | None = None) -> int:
     extract = commands.add_parser("extract", help="print the items of one filing (HTML or .txt) as JSON")
     extract.add_argument("file")
     extract.set_defaults(handler=cmd_extract)
+    rq_worker = commands.add_parser("rq-worker", help="run jobs from Redis (QUEUE_BACKEND=rq)")
+    rq_worker.add_argument("--burst", action="store_true", help="exit when the queue is empty")
+    rq_worker.set_defaults(handler=cmd_rq_worker)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

@@ -58,6 +58,10 @@ def small_diff(extra_items: int = 0):
     return diff_filings(filing(older), filing(newer))
 
 
+def only_item(item):
+    return lambda body: f"ITEM {item} " in body["messages"][0]["content"] and body["output_config"]["format"]["schema"] == ITEM_SCHEMA
+
+
 @pytest.fixture
 def claude():
     server = AnthropicStandIn().start()
@@ -157,14 +161,14 @@ def test_server_retry_after_is_capped(claude, settings_factory):
 
 def test_retries_are_bounded(claude, settings_factory):
     for _ in range(10):
-        claude.add(Reply.error(529, "Overloaded", retry_after_ms="10", match=lambda b: "ITEM 7 " in b["messages"][0]["content"]))
+        claude.add(Reply.error(529, "Overloaded", retry_after_ms="10", match=only_item("7")))
     result = summarizer(claude, settings_factory, ANTHROPIC_MAX_RETRIES="2").summarize(small_diff())
     assert "OverloadedError" in result.failures["7"] and "after 3 attempts" in result.failures["7"]
     assert "1A" in result.items
 
 
 def test_should_retry_false_is_obeyed(claude, settings_factory):
-    claude.add(Reply.error(429, "spend limit", should_retry="false", match=lambda b: "ITEM 7 " in b["messages"][0]["content"]))
+    claude.add(Reply.error(429, "spend limit", should_retry="false", match=only_item("7")))
     result = summarizer(claude, settings_factory).summarize(small_diff())
     assert "7" in result.failures and "after 1 attempts" in result.failures["7"]
 
@@ -180,10 +184,6 @@ def test_authentication_error_fails_items_without_retry(claude, settings_factory
 
 
 # -- invalid output --------------------------------------------------------------------------------
-
-
-def only_item(item):
-    return lambda body: f"ITEM {item} " in body["messages"][0]["content"] and body["output_config"]["format"]["schema"] == ITEM_SCHEMA
 
 
 def test_invalid_json_is_repaired_once(claude, settings_factory):
@@ -236,7 +236,7 @@ def test_unfaithful_answer_is_recorded(claude, settings_factory):
 
 def test_small_model_is_escalated_when_unfaithful(claude, settings_factory):
     answer = json.dumps({"headline": "Up 99%.", "key_changes": [], "new_risks": [], "removed_risks": []})
-    claude.add(Reply.answer(answer, match=lambda b: b["model"] == "claude-haiku-5-5" and "ITEM 7 " in b["messages"][0]["content"]))
+    claude.add(Reply.answer(answer, match=lambda b: b["model"] == "claude-haiku-5-5" and only_item("7")(b)))
     result = summarizer(claude, settings_factory).summarize(small_diff())
     models = [r.body["model"] for r in claude.message_requests() if only_item("7")(r.body)]
     assert models == ["claude-haiku-5-5", "claude-sonnet-5-5"]
