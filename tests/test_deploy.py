@@ -54,12 +54,20 @@ def test_dockerfile_shape():
 def test_render_blueprint():
     web = web_service()
     assert web["runtime"] == "docker" and web["healthCheckPath"] == "/health"
-    env = {e["key"]: e for e in web["envVars"]}
-    for secret in SECRETS:
-        assert env[secret].get("sync") is False and "value" not in env[secret], secret
-    assert web["maxShutdownDelaySeconds"] > float(env["GRACEFUL_TIMEOUT_SECONDS"]["value"])
     known = {f.upper() for f in Settings.__dataclass_fields__}
-    assert set(env) <= known
+    for service in (s for s in RENDER["services"] if s["type"] in ("web", "worker")):
+        env = {e["key"]: e for e in service["envVars"]}
+        for secret in SECRETS:
+            assert env[secret].get("sync") is False and "value" not in env[secret], (service["name"], secret)
+        assert set(env) <= known, service["name"]
+        assert service["maxShutdownDelaySeconds"] > float(env["GRACEFUL_TIMEOUT_SECONDS"]["value"])
+    env = {e["key"]: e for e in web["envVars"]}
+    if env["QUEUE_BACKEND"]["value"] == "rq":  # the rq topology: a worker service and a Key Value instance
+        worker = next(s for s in RENDER["services"] if s["type"] == "worker")
+        redis = next(s for s in RENDER["services"] if s["type"] == "keyvalue")
+        assert shlex.split(worker["dockerCommand"]) == ["python", "-m", "worker", "rq-worker"]
+        assert env["REDIS_URL"]["fromService"] == {"type": "keyvalue", "name": redis["name"], "property": "connectionString"}
+        assert redis["maxmemoryPolicy"] == "noeviction" and redis["ipAllowList"] == []
 
 
 def test_railway_config():

@@ -41,8 +41,15 @@ def run_rq_worker(settings, tmp_path):
            "SEC_WWW_BASE_URL": settings.sec_www_base_url, "SEC_DATA_BASE_URL": settings.sec_data_base_url,
            "EDGAR_CACHE_DIR": str(tmp_path / "cache"), "CALLBACK_SECRET": settings.callback_secret, "LOG_LEVEL": "WARNING"}
     env.pop("ANTHROPIC_API_KEY", None)
-    return subprocess.run([sys.executable, "-m", "worker", "rq-worker", "--burst"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    import shlex
+
+    import yaml
+
+    # the worker service's start command from render.yaml, in burst mode so it exits when done
+    declared = next(s for s in yaml.safe_load((ROOT / "render.yaml").read_text())["services"] if s["type"] == "worker")
+    command = shlex.split(declared["dockerCommand"])
+    assert command[0] == "python"
+    return subprocess.run([sys.executable, *command[1:], "--burst"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
 
 
 def test_jobs_run_in_rq_workers(rq_settings, receiver, tmp_path, redis_db):
