@@ -150,6 +150,10 @@ class Store(abc.ABC):
         """Log the error, set failed, refund once, queue the callback. `owner=None` acts for anyone."""
 
     @abc.abstractmethod
+    def adopt_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
+        """Give a queued job whose lease lapsed to `owner` (who will run it); None if it is not such a job."""
+
+    @abc.abstractmethod
     def expired_jobs(self, *, limit: int = 100) -> list[Job]:
         """Queued or running jobs whose lease has expired (their process died)."""
 
@@ -416,6 +420,18 @@ class SQLiteStore(Store):
                        started_at = COALESCE(started_at, ?), updated_at = ?
                    WHERE job_id = ? AND status = 'queued'""",
                 (Stage.FETCHING.progress, owner, _ts(now + timedelta(seconds=lease_seconds)), _ts(now), _ts(now), _ts(now), job_id),
+            )
+            if cursor.rowcount == 0:
+                return None
+            return _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone())
+
+    def adopt_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
+        now = utcnow()
+        with self._write() as conn:
+            cursor = conn.execute(
+                """UPDATE report_jobs SET lease_owner = ?, lease_expires_at = ?, heartbeat_at = ?, updated_at = ?
+                   WHERE job_id = ? AND status = 'queued' AND lease_expires_at < ?""",
+                (owner, _ts(now + timedelta(seconds=lease_seconds)), _ts(now), _ts(now), job_id, _ts(now)),
             )
             if cursor.rowcount == 0:
                 return None
@@ -689,6 +705,7 @@ RPC_SIGNATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         ),
         "get_job": ("p_job_id",),
         "claim_job": ("p_job_id", "p_owner", "p_lease_seconds", "p_call_id"),
+        "adopt_job": ("p_job_id", "p_owner", "p_lease_seconds"),
         "record_progress": ("p_job_id", "p_owner", "p_stage", "p_progress"),
         "heartbeat": ("p_job_id", "p_owner", "p_lease_seconds"),
         "complete_job": (
@@ -878,6 +895,10 @@ class SupabaseStore(Store):
 
     def claim_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
         data = self._call("claim_job", p_job_id=job_id, p_owner=owner, p_lease_seconds=lease_seconds, p_call_id=str(uuid.uuid4()))
+        return _job_from_json(data) if data else None
+
+    def adopt_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
+        data = self._call("adopt_job", p_job_id=job_id, p_owner=owner, p_lease_seconds=lease_seconds)
         return _job_from_json(data) if data else None
 
     def record_progress(self, job_id: str, *, owner: str, stage: Stage, progress: int) -> bool:

@@ -86,7 +86,7 @@ class Services:
             services.runner = ThreadPoolRunner(
                 settings, store, services.owner, lambda job_id, control: process_job(job_id, services, control), metrics=metrics
             )
-        services.sweeper = Sweeper(settings, store, metrics=metrics, on_change=services.dispatcher.wake)
+        services.sweeper = Sweeper(settings, store, runner=services.runner, metrics=metrics, on_change=services.dispatcher.wake)
         return services
 
     def start(self) -> "Services":

@@ -134,6 +134,41 @@ class StoreContract:
         ids = {j.job_id for j in store.expired_jobs()}
         assert expired.job_id in ids and alive.job_id not in ids
 
+    def test_adopt_a_queued_job_whose_lease_lapsed(self, store):
+        lapsed, alive = request(), request()
+        store.create_job(lapsed, lease_owner="dead", lease_seconds=0.2)
+        store.create_job(alive, lease_owner=OWNER, lease_seconds=60)
+        time.sleep(0.4)
+        adopted = store.adopt_job(lapsed.job_id, owner="heir", lease_seconds=60)
+        assert adopted.lease_owner == "heir" and adopted.status is JobStatus.QUEUED
+        assert adopted.lease_expires_at > datetime.now(timezone.utc)
+        assert store.adopt_job(lapsed.job_id, owner="other-heir", lease_seconds=60) is None  # now alive again
+        assert store.adopt_job(alive.job_id, owner="heir", lease_seconds=60) is None
+
+    def test_running_jobs_are_never_adopted(self, store):
+        req = request()
+        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        store.claim_job(req.job_id, owner=OWNER, lease_seconds=0.2)
+        time.sleep(0.4)
+        assert store.adopt_job(req.job_id, owner="heir", lease_seconds=60) is None
+
+    def test_concurrent_adopters_have_one_winner(self, store):
+        req = request()
+        store.create_job(req, lease_owner="dead", lease_seconds=0.2)
+        time.sleep(0.4)
+        winners = []
+
+        def adopt(n):
+            if store.adopt_job(req.job_id, owner=f"heir{n}", lease_seconds=60) is not None:
+                winners.append(n)
+
+        threads = [threading.Thread(target=adopt, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(winners) == 1 and store.get_job(req.job_id).lease_owner == f"heir{winners[0]}"
+
     # -- completing ---------------------------------------------------------------------------------
 
     def _running(self, store, **kw):

@@ -70,6 +70,59 @@ def test_racing_sweepers_handle_each_job_once(settings_factory):
         assert setup.refund_count(job_id) == 1 and len(setup.error_logs(job_id)) == 1
 
 
+def test_a_queued_job_left_behind_is_resumed_and_completes(settings_factory, edgar, receiver):
+    """A job accepted by a process that stopped before running it is adopted and run elsewhere."""
+    settings = settings_factory(APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url)
+    store = SQLiteStore(settings.sqlite_path)
+    req = JobRequest(job_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()), ticker="AAPL", callback_url=receiver.url)
+    store.create_job(req, lease_owner="old-instance:1:x", lease_seconds=0.1)
+    time.sleep(0.3)
+    app = create_app(settings)  # the new instance: its sweeper runs at start-up
+    job = wait_terminal(services_of(app).store, req.job_id)
+    assert job.status is JobStatus.COMPLETED and not job.refunded and job.attempts == 1
+    wait_for(lambda: receiver.successful(), message="the callback")
+    assert _metric(services_of(app).metrics.render()[0].decode(), "report_jobs_recovered_total", action="resumed") == 1
+    services_of(app).close()
+
+
+def test_a_queued_job_that_waited_too_long_is_refunded(settings_factory):
+    settings = settings_factory(JOB_TIMEOUT_SECONDS="1", JOB_TIMEOUT_GRACE_SECONDS="0")
+    store = SQLiteStore(settings.sqlite_path)
+    req = JobRequest(job_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()), ticker="AAPL")
+    store.create_job(req, lease_owner="old-instance:1:x", lease_seconds=0.1)
+    time.sleep(3.2)  # older than three job timeouts
+    from runner import ThreadPoolRunner
+
+    runner = ThreadPoolRunner(settings, store, "me", lambda job_id, control: None)
+    assert Sweeper(settings, store, runner=runner).sweep_once() == 1
+    job = store.get_job(req.job_id)
+    assert job.status is JobStatus.FAILED and job.error.code == "JOB_ABANDONED" and store.refund_count(req.job_id) == 1
+    runner.shutdown(wait=False)
+
+
+def test_racing_sweepers_adopt_a_queued_job_once(settings_factory):
+    from runner import ThreadPoolRunner
+
+    settings = settings_factory()
+    setup = SQLiteStore(settings.sqlite_path)
+    ids = _abandoned_jobs(setup, 10)
+    queued = set(ids[5:])
+    ran = []
+    runners = [ThreadPoolRunner(settings, SQLiteStore(settings.sqlite_path), f"heir{n}", lambda job_id, control: ran.append(job_id)) for n in range(4)]
+    threads = [threading.Thread(target=Sweeper(settings, r.store, runner=r).sweep_once) for r in runners]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wait_for(lambda: len(ran) == 5, message="the five queued jobs to run once each")
+    time.sleep(0.2)
+    assert sorted(ran) == sorted(queued)
+    for job_id in ids[:5]:
+        assert setup.refund_count(job_id) == 1
+    for r in runners:
+        r.shutdown(wait=False)
+
+
 def test_live_jobs_are_left_alone(settings_factory):
     settings = settings_factory()
     store = SQLiteStore(settings.sqlite_path)
