@@ -67,6 +67,8 @@ class Settings:
     sec_connect_timeout_seconds: float = defaults.SEC_CONNECT_TIMEOUT_SECONDS
     sec_read_timeout_seconds: float = defaults.SEC_READ_TIMEOUT_SECONDS
     sec_max_retries: int = defaults.SEC_MAX_RETRIES
+    sec_retry_base_seconds: float = defaults.SEC_RETRY_BASE_SECONDS
+    sec_retry_max_delay_seconds: float = defaults.SEC_RETRY_MAX_DELAY_SECONDS
     sec_block_cooldown_seconds: float = defaults.SEC_BLOCK_COOLDOWN_SECONDS
     edgar_cache_dir: str = defaults.EDGAR_CACHE_DIR
     edgar_metadata_ttl_seconds: float = defaults.EDGAR_METADATA_TTL_SECONDS
@@ -254,6 +256,10 @@ def _parse(env: Mapping[str, str]) -> Settings:
         ),
         sec_read_timeout_seconds=r.number("SEC_READ_TIMEOUT_SECONDS", defaults.SEC_READ_TIMEOUT_SECONDS, minimum=0.1, maximum=600),
         sec_max_retries=r.number("SEC_MAX_RETRIES", defaults.SEC_MAX_RETRIES, minimum=0, maximum=10, kind=int),
+        sec_retry_base_seconds=r.number("SEC_RETRY_BASE_SECONDS", defaults.SEC_RETRY_BASE_SECONDS, minimum=0.01, maximum=60),
+        sec_retry_max_delay_seconds=r.number(
+            "SEC_RETRY_MAX_DELAY_SECONDS", defaults.SEC_RETRY_MAX_DELAY_SECONDS, minimum=0.1, maximum=600
+        ),
         sec_block_cooldown_seconds=r.number(
             "SEC_BLOCK_COOLDOWN_SECONDS", defaults.SEC_BLOCK_COOLDOWN_SECONDS, minimum=0, maximum=86400
         ),

@@ -26,14 +26,28 @@ class Metrics:
         self.queue_depth = Gauge("report_jobs_in_process", "Jobs held by this service, by state", ["state"], registry=r, multiprocess_mode="livesum")
         self.stage_seconds = Histogram("report_stage_seconds", "Time spent per pipeline stage", ["stage"], buckets=STAGE_BUCKETS, registry=r)
         self.refunds = Counter("report_refunds_total", "Tokens refunded, by reason", ["reason"], registry=r)
-        self.sec_requests = Counter("sec_requests_total", "Requests to SEC EDGAR by HTTP status (or 'error')", ["status"], registry=r)
-        self.sec_throttled = Counter("sec_throttled_total", "SEC answers that asked us to slow down (429, 503, block page)", ["kind"], registry=r)
+        self.sec_requests = Counter("sec_requests_total", "Requests sent to SEC EDGAR", registry=r)
+        self.sec_throttled = Counter("sec_throttled_total", "SEC answers asking us to slow down, by kind", ["kind"], registry=r)
         self.sec_retries = Counter("sec_retries_total", "SEC requests retried", registry=r)
         self.sec_cache = Counter("sec_cache_total", "EDGAR cache lookups by result", ["result"], registry=r)
+        self.sec_bytes = Counter("sec_downloaded_bytes_total", "Bytes downloaded from SEC EDGAR", registry=r)
         self.claude_requests = Counter("claude_requests_total", "Claude requests that returned a message", ["model"], registry=r)
         self.claude_tokens = Counter("claude_tokens_total", "Claude tokens by kind", ["model", "kind"], registry=r)
         self.claude_cost = Counter("claude_cost_usd_total", "Claude cost in US dollars at the price table", ["model"], registry=r)
         self.callback_attempts = Counter("callback_attempts_total", "Callback delivery attempts by result", ["result"], registry=r)
+
+    def record_sec(self, name: str, n: int = 1) -> None:
+        """The EDGAR client's counters (`EdgarClient.stats()` names), as they move."""
+        if name == "requests":
+            self.sec_requests.inc(n)
+        elif name == "retries":
+            self.sec_retries.inc(n)
+        elif name in ("throttled", "blocked", "refused_while_blocked"):
+            self.sec_throttled.labels(name).inc(n)
+        elif name in ("cache_hits", "cache_misses", "revalidated"):
+            self.sec_cache.labels({"cache_hits": "hit", "cache_misses": "miss"}.get(name, name)).inc(n)
+        elif name == "bytes_downloaded":
+            self.sec_bytes.inc(n)
 
     def record_usage(self, usage) -> None:
         """Account one report's Claude usage (`ai_analyzer.Usage` entries)."""

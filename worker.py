@@ -74,7 +74,7 @@ class Services:
         services = cls(
             settings=settings,
             store=store,
-            edgar=parts.pop("edgar", None) or EdgarClient(settings),
+            edgar=parts.pop("edgar", None) or EdgarClient(settings, on_count=metrics.record_sec),
             summarizer=parts.pop("summarizer", None) or make_summarizer(settings),
             dispatcher=parts.pop("dispatcher", None) or CallbackDispatcher(settings, store, metrics=metrics),
             metrics=metrics,

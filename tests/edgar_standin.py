@@ -7,20 +7,27 @@
     /submissions/CIK##########-submissions-001.json     real older-filings pages
     /Archives/edgar/data/<cik>/<acc>/<document>         the corpus filings
     /Archives/edgar/data/<cik>/<acc>/index.json         a filing-directory listing
+    /Archives/edgar/data/<cik>/<acc>/<acc>.txt          the full submission (SGML around the document)
 
 `as_of` hides filings made after a date, so a company whose recorded history goes past the corpus
 (NVIDIA's FY2026 10-K) can be served as EDGAR looked when the corpus' latest filings were new.
+`recent_limit` moves all but the newest N filings of a submissions body built from the manifest
+into an older-filings page (`filings.files[]`), as EDGAR does for long histories.
+`extra_submissions`, `extra_documents` and `extra_tickers` add made-up companies and filings.
+Every 200 answer carries an ETag, and `If-None-Match` with that ETag answers 304 (a conditional GET).
 Faults (`Fault`) match a path pattern and answer in place of the real body a number of times.
+Every request is logged (`requests`) with its arrival time, to measure the client's request rate.
 Run it by hand with `python tests/edgar_standin.py --port 8765`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,7 +49,7 @@ class Fault:
     """Answer requests whose path matches `pattern` with a fault, `times` times (None: always)."""
 
     pattern: str
-    kind: str  # status | block | slow | truncate | html | empty
+    kind: str  # status | block | slow | truncate | html | empty | reset
     status: int = 503
     times: int | None = 1
     retry_after: str | None = None
@@ -71,21 +78,28 @@ class CorpusFiling:
 
 @dataclass
 class RequestRecord:
-    at: float
+    at: float  # time.monotonic() when the answer was ready
     path: str
     status: int
     user_agent: str | None
+    received: float = 0.0  # time.monotonic() when the request arrived (use this to measure rates)
+    conditional: bool = False  # sent If-None-Match
+    bytes: int = 0
 
 
 class EdgarStandIn:
-    def __init__(self, corpus_dir: str | Path, *, as_of: str | None = None, latency: float = 0.0):
+    def __init__(
+        self, corpus_dir: str | Path, *, as_of: str | None = None, latency: float = 0.0, recent_limit: int | None = None
+    ):
         self.corpus = Path(corpus_dir)
         self.as_of = as_of
         self.latency = latency
+        self.recent_limit = recent_limit
         self.faults: list[Fault] = []
         self.requests: list[RequestRecord] = []
-        self.extra_submissions: dict[str, dict] = {}  # "CIK##########.json" -> body
+        self.extra_submissions: dict[str, dict] = {}  # "CIK##########.json" (or a page name) -> body
         self.extra_documents: dict[str, bytes] = {}  # archive path -> bytes
+        self.extra_tickers: list[dict] = []  # rows appended to company_tickers.json: {"cik_str", "ticker", "title"}
         self._lock = threading.Lock()
         manifest = json.loads((self.corpus / "manifest.json").read_text())
         self.filings = _corpus_filings(self.corpus, manifest)
@@ -142,6 +156,15 @@ class EdgarStandIn:
         with self._lock:
             return [r.path for r in self.requests]
 
+    def requests_to(self, pattern: str) -> list[RequestRecord]:
+        """The logged requests whose path matches `pattern` (a regular expression)."""
+        with self._lock:
+            return [r for r in self.requests if re.search(pattern, r.path)]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
     def filing(self, ticker: str, period: str) -> CorpusFiling:
         for f in self.filings:
             if f.ticker == ticker and f.period == period:
@@ -151,6 +174,7 @@ class EdgarStandIn:
     # -- routing -----------------------------------------------------------------------------------
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
+        received = time.monotonic()
         path = handler.path.split("?", 1)[0]
         if self.latency:
             time.sleep(self.latency)
@@ -158,11 +182,26 @@ class EdgarStandIn:
             fault = next((f for f in self.faults if f.matches(path)), None)
             if fault is not None:
                 fault.hits += 1
+        if fault is not None and fault.kind == "reset":  # close the connection without an answer
+            with self._lock:
+                self.requests.append(RequestRecord(time.monotonic(), path, 0, handler.headers.get("User-Agent"), received))
+            handler.close_connection = True
+            return
         status, body, content_type, headers = self._route(path)
+        if_none_match = handler.headers.get("If-None-Match")
+        if fault is None and status == 200:
+            etag = '"' + hashlib.sha1(body).hexdigest()[:20] + '"'
+            headers = {**headers, "ETag": etag}
+            if if_none_match == etag:
+                status, body = 304, b""
         if fault is not None:
             status, body, content_type, headers = self._apply_fault(fault, status, body, content_type)
         with self._lock:
-            self.requests.append(RequestRecord(time.monotonic(), path, status, handler.headers.get("User-Agent")))
+            self.requests.append(
+                RequestRecord(
+                    time.monotonic(), path, status, handler.headers.get("User-Agent"), received, if_none_match is not None, len(body)
+                )
+            )
         declared_length = headers.pop("_declared_length", len(body))
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
@@ -196,7 +235,7 @@ class EdgarStandIn:
 
     def _route(self, path: str):
         if path == "/files/company_tickers.json":
-            return 200, (self.corpus / "api" / "company_tickers.json").read_bytes(), "application/json", {}
+            return 200, self._tickers(), "application/json", {}
         match = re.fullmatch(r"/submissions/(CIK\d{10}(?:-submissions-\d{3})?\.json)", path)
         if match:
             body = self._submissions(match.group(1))
@@ -212,7 +251,18 @@ class EdgarStandIn:
                 return 200, json.dumps(_directory_index(filing)).encode(), "application/json", {}
             if filing is not None and match.group(3) == filing.document:
                 return 200, filing.path.read_bytes(), _content_type(filing.document), {}
+            if filing is not None and match.group(3) == f"{filing.accession}.txt":
+                return 200, full_submission(filing), "text/plain", {}
         return 404, b"<html><body>Not Found</body></html>", "text/html", {}
+
+    def _tickers(self) -> bytes:
+        raw = (self.corpus / "api" / "company_tickers.json").read_bytes()
+        if not self.extra_tickers:
+            return raw
+        rows = json.loads(raw)
+        for n, row in enumerate(self.extra_tickers):
+            rows[str(len(rows) + n)] = row
+        return json.dumps(rows).encode()
 
     def _submissions(self, name: str) -> dict | None:
         if name in self.extra_submissions:
@@ -221,14 +271,23 @@ class EdgarStandIn:
         if real.is_file():
             body = json.loads(real.read_bytes())
             return _filter_as_of(body, self.as_of) if self.as_of else body
-        match = re.fullmatch(r"CIK(\d{10})\.json", name)
+        match = re.fullmatch(r"CIK(\d{10})(-submissions-001)?\.json", name)
         if not match:
             return None
         cik = int(match.group(1))
-        rows = [f for f in self.filings if f.cik == cik and (not self.as_of or f.filing_date <= self.as_of)]
+        rows = sorted(
+            (f for f in self.filings if f.cik == cik and (not self.as_of or f.filing_date <= self.as_of)),
+            key=lambda f: f.filing_date,
+            reverse=True,
+        )
         if not rows:
             return None
-        return build_submissions(cik, self._names.get(cik, ""), sorted(rows, key=lambda f: f.filing_date, reverse=True))
+        limit = self.recent_limit
+        recent, older = (rows[:limit], rows[limit:]) if limit is not None else (rows, [])
+        if match.group(2):  # the older-filings page: parallel arrays at the top level
+            return build_submissions(cik, "", older)["filings"]["recent"] if older else None
+        files = [_page_entry(cik, older)] if older else []
+        return build_submissions(cik, self._names.get(cik, ""), recent, files)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -283,11 +342,66 @@ def build_submissions(cik: int, name: str, rows: list[CorpusFiling], files: list
     }
 
 
+def submissions_body(cik: int, name: str, filings: list[dict], *, tickers: list[str] = (), files: list[dict] | None = None) -> dict:
+    """A submissions body in EDGAR's schema from plain rows: {form, accessionNumber, filingDate,
+    reportDate, primaryDocument} (newest first, as EDGAR lists them)."""
+    recent = {key: [] for key in _SUBMISSION_ARRAYS}
+    for row in filings:
+        for key in _SUBMISSION_ARRAYS:
+            recent[key].append(row.get(key, "" if key not in ("size", "isXBRL", "isInlineXBRL") else 0))
+    return {
+        "cik": str(cik),
+        "entityType": "operating",
+        "name": name,
+        "tickers": list(tickers),
+        "exchanges": [],
+        "filings": {"recent": recent, "files": files or []},
+    }
+
+
+def submissions_page(filings: list[dict]) -> dict:
+    """An older-filings page (`CIK##########-submissions-001.json`): the parallel arrays at top level."""
+    return submissions_body(0, "", filings)["filings"]["recent"]
+
+
+def full_submission(filing: CorpusFiling) -> bytes:
+    """The `<accession>.txt` EDGAR keeps for every filing: an SGML header, then each document."""
+    document = filing.path.read_bytes()
+    header = (
+        f"<SEC-DOCUMENT>{filing.accession}.txt : {filing.filing_date.replace('-', '')}\n"
+        f"<SEC-HEADER>{filing.accession}.hdr.sgml : {filing.filing_date.replace('-', '')}\n"
+        f"ACCESSION NUMBER:\t\t{filing.accession}\n"
+        f"CONFORMED SUBMISSION TYPE:\t{filing.form}\n"
+        f"PUBLIC DOCUMENT COUNT:\t\t1\n"
+        f"CONFORMED PERIOD OF REPORT:\t{filing.period.replace('-', '')}\n"
+        f"FILED AS OF DATE:\t\t{filing.filing_date.replace('-', '')}\n"
+        f"</SEC-HEADER>\n"
+    ).encode()
+    if document.lstrip()[:10].upper().startswith(b"<DOCUMENT>"):
+        return header + document + b"\n</SEC-DOCUMENT>\n"
+    wrapper = f"<DOCUMENT>\n<TYPE>{filing.form}\n<SEQUENCE>1\n<FILENAME>{filing.document}\n<DESCRIPTION>{filing.form}\n<TEXT>\n".encode()
+    return header + wrapper + document + b"\n</TEXT>\n</DOCUMENT>\n</SEC-DOCUMENT>\n"
+
+
+def _page_entry(cik: int, rows: list[CorpusFiling]) -> dict:
+    return {
+        "name": f"CIK{cik:010d}-submissions-001.json",
+        "filingCount": len(rows),
+        "filingFrom": min(f.filing_date for f in rows),
+        "filingTo": max(f.filing_date for f in rows),
+    }
+
+
 def _filter_as_of(body: dict, as_of: str) -> dict:
-    recent = body["filings"]["recent"]
-    keep = [i for i, filed in enumerate(recent["filingDate"]) if filed <= as_of]
-    filtered = {key: [values[i] for i in keep] for key, values in recent.items() if isinstance(values, list)}
-    return {**body, "filings": {**body["filings"], "recent": filtered}}
+    """Hide filings made after `as_of` (in `filings.recent`, or at the top level of an older page)."""
+    if "filings" not in body:
+        return _filter_arrays(body, as_of)
+    return {**body, "filings": {**body["filings"], "recent": _filter_arrays(body["filings"]["recent"], as_of)}}
+
+
+def _filter_arrays(arrays: dict, as_of: str) -> dict:
+    keep = [i for i, filed in enumerate(arrays["filingDate"]) if filed <= as_of]
+    return {key: [values[i] for i in keep] if isinstance(values, list) else values for key, values in arrays.items()}
 
 
 def _directory_index(filing: CorpusFiling) -> dict:
@@ -325,8 +439,10 @@ if __name__ == "__main__":
     parser.add_argument("--corpus", default="../shared/edgar-corpus")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--as-of", default=None, help="hide filings made after this date (YYYY-MM-DD)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds added to every answer")
+    parser.add_argument("--recent-limit", type=int, default=None, help="filings in filings.recent; older ones go to a files[] page")
     args = parser.parse_args()
-    server = EdgarStandIn(args.corpus, as_of=args.as_of).start(args.port)
+    server = EdgarStandIn(args.corpus, as_of=args.as_of, latency=args.latency, recent_limit=args.recent_limit).start(args.port)
     print(f"EDGAR stand-in on {server.base_url} (Ctrl-C to stop)")
     try:
         while True:

@@ -69,6 +69,6 @@ def test_report_writes_the_report_object(edgar, tmp_path):
 
 def test_report_for_unknown_ticker_fails_clearly(edgar, tmp_path):
     env = {**os.environ, "APP_ENV": "development", "SQLITE_PATH": str(tmp_path / "cli.db"), "SEC_USER_AGENT": USER_AGENT,
-           "SEC_WWW_BASE_URL": edgar.base_url, "SEC_DATA_BASE_URL": edgar.base_url}
+           "SEC_WWW_BASE_URL": edgar.base_url, "SEC_DATA_BASE_URL": edgar.base_url, "EDGAR_CACHE_DIR": str(tmp_path / "cache")}
     result = run(["report", "ZZZZZZ"], env=env)
     assert result.returncode == 1 and "TICKER_NOT_FOUND" in result.stderr

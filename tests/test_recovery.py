@@ -167,6 +167,7 @@ def test_metrics_move_as_jobs_run(settings_factory, edgar, receiver):
     assert _metric(after, "report_refunds_total", reason="TICKER_NOT_FOUND") == 1
     assert _metric(after, "report_stage_seconds_count", stage="extracting") == 1
     assert _metric(after, "callback_attempts_total", result="delivered") == 2
+    assert _metric(after, "sec_requests_total") >= 4 and _metric(after, "sec_downloaded_bytes_total") > 1_000_000
     services_of(app).close()
 
 
