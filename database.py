@@ -647,7 +647,9 @@ def _owned(row: sqlite3.Row, owner: str | None) -> bool:
     return owner is None or (row["lease_owner"] == owner and row["status"] == "running")
 
 
-def _job(row: sqlite3.Row) -> Job:
+def _job(row: Mapping[str, Any], parse_time: Callable[[Any], datetime | None] = None) -> Job:
+    """A job from a store row: a sqlite3.Row (the default time format) or a PostgREST JSON object."""
+    when = parse_time or _dt
     return Job(
         job_id=row["job_id"],
         user_id=row["user_id"],
@@ -657,29 +659,30 @@ def _job(row: sqlite3.Row) -> Job:
         status=JobStatus(row["status"]),
         stage=Stage(row["stage"]),
         progress=row["progress"],
-        created_at=_dt(row["created_at"]),
-        updated_at=_dt(row["updated_at"]),
+        created_at=when(row["created_at"]),
+        updated_at=when(row["updated_at"]),
         error=JobError(row["error_code"], row["error_message"]) if row["error_code"] else None,
         error_log_id=row["error_log_id"],
         report_id=row["report_id"],
         refunded=bool(row["refunded"]),
         attempts=row["attempts"],
         lease_owner=row["lease_owner"],
-        lease_expires_at=_dt(row["lease_expires_at"]),
+        lease_expires_at=when(row["lease_expires_at"]),
     )
 
 
-def _delivery(row: sqlite3.Row) -> CallbackDelivery:
+def _delivery(row: Mapping[str, Any], parse_time: Callable[[Any], datetime | None] = None) -> CallbackDelivery:
+    when = parse_time or _dt
     return CallbackDelivery(
         delivery_id=row["id"],
         job_id=row["job_id"],
         url=row["url"],
         status=row["status"],
         attempts=row["attempts"],
-        next_attempt_at=_dt(row["next_attempt_at"]),
+        next_attempt_at=when(row["next_attempt_at"]),
         last_status_code=row["last_status_code"],
         last_error=row["last_error"],
-        delivered_at=_dt(row["delivered_at"]),
+        delivered_at=when(row["delivered_at"]),
     )
 
 
@@ -887,19 +890,19 @@ class SupabaseStore(Store):
             p_lease_seconds=lease_seconds,
             p_call_id=str(uuid.uuid4()),
         )
-        return _job_from_json(data["job"]), bool(data["created"])
+        return _job(data["job"], _parse_ts), bool(data["created"])
 
     def get_job(self, job_id: str) -> Job | None:
         data = self._call("get_job", p_job_id=job_id)
-        return _job_from_json(data) if data else None
+        return _job(data, _parse_ts) if data else None
 
     def claim_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
         data = self._call("claim_job", p_job_id=job_id, p_owner=owner, p_lease_seconds=lease_seconds, p_call_id=str(uuid.uuid4()))
-        return _job_from_json(data) if data else None
+        return _job(data, _parse_ts) if data else None
 
     def adopt_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
         data = self._call("adopt_job", p_job_id=job_id, p_owner=owner, p_lease_seconds=lease_seconds)
-        return _job_from_json(data) if data else None
+        return _job(data, _parse_ts) if data else None
 
     def record_progress(self, job_id: str, *, owner: str, stage: Stage, progress: int) -> bool:
         return bool(self._call("record_progress", p_job_id=job_id, p_owner=owner, p_stage=stage.value, p_progress=progress))
@@ -924,7 +927,7 @@ class SupabaseStore(Store):
             p_refund=refund,
             p_refund_reason=refund_reason,
         )
-        return JobOutcome(_job_from_json(data["job"]), changed=bool(data["changed"]))
+        return JobOutcome(_job(data["job"], _parse_ts), changed=bool(data["changed"]))
 
     def fail_job(
         self, job_id: str, *, failure: FailureRecord, owner: str | None = None, only_if_lease_expired: bool = False
@@ -940,10 +943,10 @@ class SupabaseStore(Store):
             p_owner=owner,
             p_only_if_lease_expired=only_if_lease_expired,
         )
-        return JobOutcome(_job_from_json(data["job"]), changed=bool(data["changed"]))
+        return JobOutcome(_job(data["job"], _parse_ts), changed=bool(data["changed"]))
 
     def expired_jobs(self, *, limit: int = 100) -> list[Job]:
-        return [_job_from_json(row) for row in self._call("expired_jobs", p_limit=limit)]
+        return [_job(row, _parse_ts) for row in self._call("expired_jobs", p_limit=limit)]
 
     # -- reads for operators and tests -------------------------------------------------------------
 
@@ -963,7 +966,7 @@ class SupabaseStore(Store):
 
     def claim_due_callbacks(self, *, limit: int, claim_seconds: float) -> list[CallbackDelivery]:
         rows = self._call("claim_due_callbacks", p_limit=limit, p_claim_seconds=claim_seconds, p_call_id=str(uuid.uuid4()))
-        return [_delivery_from_json(row) for row in rows]
+        return [_delivery(row, _parse_ts) for row in rows]
 
     def record_callback_attempt(
         self,
@@ -991,7 +994,7 @@ class SupabaseStore(Store):
 
     def callback_delivery(self, job_id: str) -> CallbackDelivery | None:
         data = self._call("callback_delivery", p_job_id=job_id)
-        return _delivery_from_json(data) if data else None
+        return _delivery(data, _parse_ts) if data else None
 
     def callback_attempts(self, delivery_id: str) -> list[CallbackAttempt]:
         return [
@@ -1036,40 +1039,3 @@ def _parse_ts(value: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(value)
     return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
-
-
-def _job_from_json(row: Mapping[str, Any]) -> Job:
-    return Job(
-        job_id=row["job_id"],
-        user_id=row["user_id"],
-        ticker=row["ticker"],
-        callback_url=row["callback_url"],
-        fingerprint=row["fingerprint"],
-        status=JobStatus(row["status"]),
-        stage=Stage(row["stage"]),
-        progress=row["progress"],
-        created_at=_parse_ts(row["created_at"]),
-        updated_at=_parse_ts(row["updated_at"]),
-        error=JobError(row["error_code"], row["error_message"]) if row["error_code"] else None,
-        error_log_id=row["error_log_id"],
-        report_id=row["report_id"],
-        refunded=bool(row["refunded"]),
-        attempts=row["attempts"],
-        lease_owner=row["lease_owner"],
-        lease_expires_at=_parse_ts(row["lease_expires_at"]),
-    )
-
-
-def _delivery_from_json(row: Mapping[str, Any]) -> CallbackDelivery:
-    return CallbackDelivery(
-        delivery_id=row["id"],
-        job_id=row["job_id"],
-        url=row["url"],
-        status=row["status"],
-        attempts=row["attempts"],
-        next_attempt_at=_parse_ts(row["next_attempt_at"]),
-        last_status_code=row["last_status_code"],
-        last_error=row["last_error"],
-        delivered_at=_parse_ts(row["delivered_at"]),
-    )
-
