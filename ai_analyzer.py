@@ -224,7 +224,7 @@ class RequestPlan:
 
 def rank_items(diff: FilingDiff) -> list[ItemDiff]:
     """Changed items, most worth summarizing first."""
-    changed = [d for d in diff.items.values() if d.changed]
+    changed = [d for d in diff.items.values() if d.substantive]  # churn-only items have nothing to summarize
     return sorted(changed, key=lambda d: -d.stats.change_score * ITEM_WEIGHTS.get(d.item, 0.5))
 
 
@@ -238,18 +238,18 @@ def item_source_text(item_diff: ItemDiff) -> str:
 def _sections(item_diff: ItemDiff) -> list[str]:
     """The item's changes as prompt sections, most informative first."""
     sections: list[str] = []
-    for risk in getattr(item_diff, "risk_factor_changes", ()) or ():
-        kind = getattr(risk, "kind", "")
-        if kind in ("added", "removed"):
-            title = getattr(risk, "new_title", None) or getattr(risk, "old_title", None) or ""
-            body = getattr(risk, "new_text", None) or getattr(risk, "old_text", None) or ""
-            sections.append(f"{kind.upper()} RISK FACTOR: {title}\n{_words(body, 80)}")
-    for number in list(getattr(item_diff, "number_changes", ()) or ())[:25]:
-        old, new = getattr(number, "old_text", None), getattr(number, "new_text", None)
-        context = getattr(number, "context", "") or ""
-        if old is not None and new is not None:
-            sections.append(f"NUMBER CHANGED: {old} -> {new} ({_words(context, 30)})")
-    changes = [c for c in item_diff.changes if c.kind not in ("unchanged",) and not getattr(c, "trivial", False)]
+    for risk in item_diff.risk_factor_changes:
+        if risk.kind in ("added", "removed"):
+            title = risk.new_title or risk.old_title or ""
+            body = risk.new_text or risk.old_text or ""
+            sections.append(f"{risk.kind.upper()} RISK FACTOR: {title}\n{_words(body, 80)}")
+        elif risk.kind == "reworded" and risk.title_changed and not risk.trivial:
+            sections.append(f"RENAMED RISK FACTOR: {risk.old_title} -> {risk.new_title}")
+    prose_first = sorted(item_diff.number_changes, key=lambda n: n.in_table)  # stable: document order within each
+    for number in prose_first[:25]:
+        where = f"row {number.row_label}" if number.in_table and number.row_label else _words(number.context or "", 30)
+        sections.append(f"NUMBER CHANGED: {number.old_text} -> {number.new_text} ({where})")
+    changes = [c for c in item_diff.changes if c.kind != "unchanged" and not c.trivial]
     changes.sort(key=lambda c: -_change_weight(c))
     for change in changes:
         if change.kind == "modified" and change.redline:
@@ -371,12 +371,10 @@ def build_executive_prompt(ranked: list[ItemDiff]) -> str:
     lines = ["The items of a company's annual report (Form 10-K) that changed most from the older to the newer year:"]
     for item_diff in ranked[:10]:
         lines.append(f"\n- {_item_header(item_diff)}")
-        for risk in list(getattr(item_diff, "risk_factor_changes", ()) or ())[:6]:
-            if getattr(risk, "kind", "") in ("added", "removed"):
-                title = getattr(risk, "new_title", None) or getattr(risk, "old_title", None) or ""
-                lines.append(f"  {risk.kind} risk factor: {_words(title, 30)}")
-        for number in list(getattr(item_diff, "number_changes", ()) or ())[:4]:
-            lines.append(f"  number: {number.old_text} -> {number.new_text} ({_words(getattr(number, 'context', '') or '', 16)})")
+        for risk in [r for r in item_diff.risk_factor_changes if r.kind in ("added", "removed")][:6]:
+            lines.append(f"  {risk.kind} risk factor: {_words(risk.new_title or risk.old_title or '', 30)}")
+        for number in sorted(item_diff.number_changes, key=lambda n: n.in_table)[:4]:
+            lines.append(f"  number: {number.old_text} -> {number.new_text} ({_words(number.context or '', 16)})")
         for change in sorted(item_diff.changes, key=lambda c: -_change_weight(c))[:2]:
             if change.kind in ("added", "modified"):
                 lines.append(f"  {change.kind}: {_words(change.new_text or '', 45)}")
@@ -813,7 +811,7 @@ class OfflineSummarizer:
             f"{s.paragraphs_modified} reworded ({s.share_changed:.0%} of the text changed)."
         )
         changes = sorted(
-            (c for c in item_diff.changes if c.kind in ("added", "removed", "modified") and not getattr(c, "trivial", False)),
+            (c for c in item_diff.changes if c.kind in ("added", "removed", "modified") and not c.trivial),
             key=lambda c: -_change_weight(c),
         )[:MAX_KEY_CHANGES]
         key_changes = tuple(
@@ -825,9 +823,9 @@ class OfflineSummarizer:
             )
             for c in changes
         )
-        risks = list(getattr(item_diff, "risk_factor_changes", ()) or ())
-        new_risks = tuple((getattr(r, "new_title", None) or "") for r in risks if getattr(r, "kind", "") == "added")
-        removed_risks = tuple((getattr(r, "old_title", None) or "") for r in risks if getattr(r, "kind", "") == "removed")
+        risks = item_diff.risk_factor_changes
+        new_risks = tuple(r.new_title or "" for r in risks if r.kind == "added")
+        removed_risks = tuple(r.old_title or "" for r in risks if r.kind == "removed")
         return ItemSummary(
             item=item_diff.item,
             headline=headline,
