@@ -45,8 +45,9 @@ def build_report(
             "newer": {item: newer.items[item].summary() for item in ITEM_ORDER},
         },
         "extraction": {
-            "older": {"method": older.method, "source_format": older.source_format, "warnings": list(older.warnings)},
-            "newer": {"method": newer.method, "source_format": newer.source_format, "warnings": list(newer.warnings)},
+            label: {"method": f.method, "source_format": f.source_format, "warnings": list(f.warnings),
+                    "financial_statements": f.financial_statements}
+            for label, f in (("older", older), ("newer", newer))
         },
         "diff": diff.to_dict(with_changes=False),
         "ai_summaries": summaries.to_dict(),

@@ -33,7 +33,7 @@ from exceptions import ConfigError, ExtractionFailed, JobFailure, LeaseLost, Sto
 from job import Job, JobRequest, Stage
 from metrics import Metrics
 from observability import configure_logging, init_sentry, job_context
-from quality_validator import validate
+from quality_validator import FilingContext, validate
 from recovery import Sweeper
 from report import build_report
 from runner import JobControl, JobWatch, LeaseKeeper, RQRunner, ThreadPoolRunner
@@ -202,7 +202,8 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
     services.metrics.record_usage(summaries.usage)
 
     run.enter(Stage.VALIDATING)
-    quality = pipeline.validate(older, newer, diff, summaries)
+    context = FilingContext(older_period=pair.older.ref.period_of_report, newer_period=pair.newer.ref.period_of_report)
+    quality = pipeline.validate(older, newer, diff, summaries, context)
     run.control.check()
 
     report_id = str(uuid.uuid4())
