@@ -770,19 +770,61 @@ def _fallback_executive(results: dict[str, ItemSummary], diff: FilingDiff) -> st
 # --------------------------------------------------------------------------------------------------
 
 
-def _first_sentence(text: str, limit: int = 300) -> str:
-    match = re.match(r"(.{20,}?[.!?])(\s|$)", text)
-    sentence = match.group(1) if match else text
-    return sentence[:limit].rstrip()
+_ABBREVIATIONS = re.compile(r"(?:\b[A-Z]\.|\b(?:No|Nos|Inc|Corp|Co|Ltd|LLC|L\.P|Mr|Ms|Mrs|Dr|St|vs|approx|e\.g|i\.e|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.)$")
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z(“\"$])")
+MAX_EVIDENCE_CHARS = 400
+
+
+def sentences(text: str) -> list[str]:
+    """Split prose into sentences without breaking at abbreviations ("U.S.", "No.", "Inc.")."""
+    out: list[str] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        candidate = text[start:match.start()].strip()
+        if _ABBREVIATIONS.search(candidate) or len(candidate) < 25:
+            continue
+        out.append(candidate)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        out.append(tail)
+    return out
+
+
+def _quote(sentence: str) -> str:
+    """A verbatim quote of at most MAX_EVIDENCE_CHARS, cut at a word boundary."""
+    if len(sentence) <= MAX_EVIDENCE_CHARS:
+        return sentence
+    return sentence[:MAX_EVIDENCE_CHARS].rsplit(" ", 1)[0]
+
+
+def changed_sentence(change) -> str:
+    """The sentence that carries a change: for a reworded paragraph, the first sentence of the new
+    text that last year's paragraph does not contain; else the paragraph's first sentence."""
+    if change.kind == "removed":
+        return _quote(sentences(change.old_text or "")[0] if change.old_text else "")
+    new = sentences(change.new_text or "")
+    if change.kind == "modified" and change.old_text:
+        old = {" ".join(s.split()) for s in sentences(change.old_text)}
+        fresh = [s for s in new if " ".join(s.split()) not in old]
+        if fresh:
+            return _quote(fresh[0])
+    return _quote(new[0] if new else "")
 
 
 def _materiality(item_diff: ItemDiff) -> str:
-    share = item_diff.stats.share_changed
+    share = item_diff.stats.share_changed_substantive
     return "high" if share >= 0.25 else "medium" if share >= 0.08 else "low"
 
 
+def _number_phrase(number) -> str:
+    where = number.row_label if number.in_table and number.row_label else _words(number.context or "", 12)
+    return f"{where}: {number.old_text} -> {number.new_text}"
+
+
 class OfflineSummarizer:
-    """Extractive: the largest changes of each item, quoted verbatim. Costs nothing, invents nothing."""
+    """Extractive: each item's largest changes quoted verbatim, its new and removed risk factors, its
+    number changes. Costs nothing and invents nothing: every sentence it shows is the filing's own."""
 
     provider = "offline"
     MAX_ITEMS = 12
@@ -791,47 +833,60 @@ class OfflineSummarizer:
         ranked = rank_items(diff)
         chosen, rest = ranked[: self.MAX_ITEMS], ranked[self.MAX_ITEMS :]
         items = {d.item: self._item_summary(d) for d in chosen}
-        if chosen:
-            names = ", ".join(f"Item {d.item} ({ITEM_TITLES[d.item]})" for d in chosen[:3])
-            executive = f"{len(ranked)} of {len(diff.items)} items changed. The largest changes are in {names}."
-        else:
-            executive = "No item changed between the two annual reports."
         return AiSummaries(
             provider=self.provider,
             model=None,
             items=items,
-            executive_summary=executive,
+            executive_summary=self._executive(diff, ranked),
             omitted_items=tuple(OmittedItem(d.item, "offline summary covers the top items only") for d in rest),
         )
+
+    def _executive(self, diff: FilingDiff, ranked: list[ItemDiff]) -> str:
+        if not ranked:
+            return "No item changed in substance between the two annual reports."
+        names = ", ".join(f"Item {d.item} ({ITEM_TITLES[d.item]})" for d in ranked[:3])
+        parts = [f"{len(ranked)} of {len(diff.items)} items changed in substance; the largest changes are in {names}."]
+        risks = diff.items["1A"].subsections.counts() if diff.items["1A"].subsections else None
+        if risks and (risks["added"] or risks["removed"] or risks["reworded"]):
+            parts.append(f"Risk factors: {risks['added']} new, {risks['removed']} removed, {risks['reworded']} reworded.")
+        prose_numbers = [n for n in diff.items["7"].number_changes if not n.in_table and n.kind in ("amount", "percent")][:2]
+        if prose_numbers:
+            parts.append("In MD&A, " + "; ".join(_number_phrase(n) for n in prose_numbers) + ".")
+        return " ".join(parts)
 
     def _item_summary(self, item_diff: ItemDiff) -> ItemSummary:
         s = item_diff.stats
         headline = (
             f"Item {item_diff.item}: {s.paragraphs_added} paragraphs added, {s.paragraphs_removed} removed, "
-            f"{s.paragraphs_modified} reworded ({s.share_changed:.0%} of the text changed)."
+            f"{s.paragraphs_modified} reworded ({s.share_changed_substantive:.0%} of the text changed in substance)."
         )
         changes = sorted(
             (c for c in item_diff.changes if c.kind in ("added", "removed", "modified") and not c.trivial),
             key=lambda c: -_change_weight(c),
         )[:MAX_KEY_CHANGES]
-        key_changes = tuple(
+        key_changes = [
             KeyChange(
-                summary={"added": "New text", "removed": "Removed text", "modified": "Reworded text"}[c.kind],
+                summary={"added": "New disclosure", "removed": "Disclosure dropped", "modified": "Reworded disclosure"}[c.kind],
                 change_type=c.kind,
                 materiality=_materiality(item_diff),
-                evidence=_first_sentence(c.new_text if c.kind != "removed" else c.old_text),
+                evidence=changed_sentence(c),
             )
             for c in changes
-        )
+        ]
+        key_changes = [k for k in key_changes if k.evidence]
+        prose_numbers = [n for n in item_diff.number_changes if not n.in_table][:2]
+        for number in prose_numbers:
+            if len(key_changes) < MAX_KEY_CHANGES:
+                key_changes.append(KeyChange(summary=_number_phrase(number), change_type="numbers", materiality="medium",
+                                             evidence=_quote(next((s for s in sentences(number.context or "") if number.new_text in s), ""))
+                                             or number.new_text))
         risks = item_diff.risk_factor_changes
-        new_risks = tuple(r.new_title or "" for r in risks if r.kind == "added")
-        removed_risks = tuple(r.old_title or "" for r in risks if r.kind == "removed")
         return ItemSummary(
             item=item_diff.item,
             headline=headline,
-            key_changes=key_changes,
-            new_risks=tuple(r for r in new_risks if r),
-            removed_risks=tuple(r for r in removed_risks if r),
+            key_changes=tuple(key_changes),
+            new_risks=tuple(r.new_title for r in risks if r.kind == "added" and r.new_title),
+            removed_risks=tuple(r.old_title for r in risks if r.kind == "removed" and r.old_title),
         )
 
 

@@ -97,7 +97,7 @@ def test_requests_follow_the_api_contract(claude, settings_factory):
 
 def test_prompt_is_built_from_the_diff_not_whole_items(claude, settings_factory):
     summarizer(claude, settings_factory).summarize(small_diff())
-    prompt = next(r.body["messages"][0]["content"] for r in claude.message_requests() if "ITEM 1A" in r.body["messages"][0]["content"])
+    prompt = next(r.body["messages"][0]["content"] for r in claude.message_requests() if only_item("1A")(r.body))
     assert "[-" in prompt and "{+" in prompt  # the redline of the reworded risk factor
     assert "New export controls restrict" in prompt  # the added risk factor
     assert prompt.count("We rely on a small number of suppliers") <= 1  # unchanged text is context at most
