@@ -77,6 +77,11 @@ class Reply:
         return cls(text='{"headline": "Cut off', stop_reason="max_tokens", **kw)
 
     @classmethod
+    def tool_use(cls, **kw) -> "Reply":
+        """A tool_use block instead of the text answer (what a model does when handed tools)."""
+        return cls(text="", stop_reason="tool_use", **kw)
+
+    @classmethod
     def refusal(cls, **kw) -> "Reply":
         return cls(text="", stop_reason="refusal", **kw)
 
@@ -203,7 +208,13 @@ class AnthropicStandIn:
         content = []
         if self.thinking_tokens:
             content.append({"type": "thinking", "thinking": "Considering the changes.", "signature": "sig_" + uuid.uuid4().hex})
-        if stop_reason != "refusal":
+        if stop_reason == "tool_use" or (body.get("tools") and reply is None):
+            tool = body["tools"][0] if body.get("tools") else {"name": "answer", "input_schema": {"type": "object"}}
+            schema = tool.get("input_schema", {"type": "object"})
+            content.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": tool["name"],
+                            "input": _fill(schema, "", _quotable(body), iter(range(10_000)), schema, 0, 2)})
+            stop_reason = "tool_use"
+        elif stop_reason != "refusal":
             content.append({"type": "text", "text": text, "citations": None})
         payload = {
             "id": f"msg_{uuid.uuid4().hex[:24]}",

@@ -212,6 +212,21 @@ def test_max_tokens_stop_is_retried_with_more_room(claude, settings_factory):
     assert budgets == [1000, 1500]
 
 
+def test_bad_request_is_not_retried(claude, settings_factory):
+    claude.add(Reply.error(400, "messages: at least one message is required", match=only_item("7")))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert "BadRequestError (HTTP 400)" == result.failures["7"]
+    assert sum(1 for r in claude.message_requests() if only_item("7")(r.body)) == 1
+
+
+def test_a_tool_use_block_is_not_an_answer(claude, settings_factory):
+    """Only text blocks carry the structured output; a stray tool_use block is repaired like bad JSON."""
+    claude.add(Reply.tool_use(match=only_item("7")))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert "7" in result.items and result.invalid_outputs == {}
+    assert sum(1 for r in claude.message_requests() if only_item("7")(r.body)) == 2
+
+
 def test_refusal_is_a_failure(claude, settings_factory):
     claude.add(Reply.refusal(match=only_item("7")))
     result = summarizer(claude, settings_factory).summarize(small_diff())
