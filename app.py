@@ -25,6 +25,7 @@ from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 import defaults
+import observability
 from config import Settings
 from exceptions import (
     ConfigError,
@@ -39,7 +40,6 @@ from exceptions import (
     UnsupportedMediaType,
 )
 from job import is_uuid, parse_job_request
-from observability import configure_logging, init_sentry
 from worker import Services
 
 log = logging.getLogger("app")
@@ -49,14 +49,7 @@ OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    configure_logging(settings.log_level, settings.secrets)
-    init_sentry(
-        settings.sentry_dsn,
-        environment=settings.sentry_environment or settings.app_env,
-        release=f"{defaults.SERVICE_NAME}@{defaults.VERSION}",
-        traces_sample_rate=settings.sentry_traces_sample_rate,
-        secrets=settings.secrets,
-    )
+    observability.setup(settings, release=f"{defaults.SERVICE_NAME}@{defaults.VERSION}")
     if not settings.worker_secret:
         log.warning("WORKER_SECRET is not set: the API accepts requests without authentication (development only)")
     if not settings.sec_user_agent:

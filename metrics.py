@@ -36,6 +36,10 @@ class Metrics:
         self.claude_cost = Counter("claude_cost_usd_total", "Claude cost in US dollars at the price table", ["model"], registry=r)
         self.callback_attempts = Counter("callback_attempts_total", "Callback delivery attempts by result", ["result"], registry=r)
 
+    def set_queue_depth(self, running: int, queued: int) -> None:
+        self.queue_depth.labels("running").set(running)
+        self.queue_depth.labels("queued").set(queued)
+
     def record_sec(self, name: str, n: int = 1) -> None:
         """The EDGAR client's counters (`EdgarClient.stats()` names), as they move."""
         if name == "requests":

@@ -183,3 +183,15 @@ def scrub_event(event: dict, scrubber: Scrubber) -> dict:
         if "data" in request:
             request["data"] = REDACTED
     return scrubber.data(event)
+
+
+def setup(settings, *, release: str) -> None:
+    """Logging and Sentry for a process (web worker, RQ work horse), from the settings."""
+    configure_logging(settings.log_level, settings.secrets)
+    init_sentry(
+        settings.sentry_dsn,
+        environment=settings.sentry_environment or settings.app_env,
+        release=release,
+        traces_sample_rate=settings.sentry_traces_sample_rate,
+        secrets=settings.secrets,
+    )

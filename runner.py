@@ -182,9 +182,7 @@ class ThreadPoolRunner:
 
     def _report_depth(self) -> None:
         if self.metrics is not None:
-            running, queued = self.counts()
-            self.metrics.queue_depth.labels("running").set(running)
-            self.metrics.queue_depth.labels("queued").set(queued)
+            self.metrics.set_queue_depth(*self.counts())
 
     # -- leases and timeouts -----------------------------------------------------------------------
 
@@ -332,9 +330,7 @@ class RQRunner:
 
     def _report_depth(self) -> None:
         if self.metrics is not None:
-            running, queued = self.counts()
-            self.metrics.queue_depth.labels("running").set(running)
-            self.metrics.queue_depth.labels("queued").set(queued)
+            self.metrics.set_queue_depth(*self.counts())
 
     def start(self) -> None:
         """Nothing runs here: jobs run in `rq worker` processes."""

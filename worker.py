@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import defaults
+import observability
 from ai_analyzer import Summarizer, make_summarizer
 from callbacks import CallbackDispatcher
 from config import Settings
@@ -32,7 +33,7 @@ from diff_analyzer import diff_filings
 from exceptions import ConfigError, ExtractionFailed, JobFailure, LeaseLost, StoreUnavailable, as_job_failure
 from job import Job, JobRequest, Stage
 from metrics import Metrics
-from observability import configure_logging, init_sentry, job_context
+from observability import configure_logging, job_context
 from quality_validator import FilingContext, validate
 from recovery import Sweeper
 from report import build_report
@@ -281,14 +282,7 @@ def _store_call(call: Callable, store: Store, attempts: int = defaults.STORE_RET
 def run_queued_job(job_id: str) -> str | None:
     """The RQ entry point (`rq worker reports`): run one job in this work horse, keeping its lease."""
     settings = Settings.from_env()
-    configure_logging(settings.log_level, settings.secrets)
-    init_sentry(
-        settings.sentry_dsn,
-        environment=settings.sentry_environment or settings.app_env,
-        release=f"{defaults.SERVICE_NAME}@{defaults.VERSION}",
-        traces_sample_rate=settings.sentry_traces_sample_rate,
-        secrets=settings.secrets,
-    )
+    observability.setup(settings, release=f"{defaults.SERVICE_NAME}@{defaults.VERSION}")
     services = Services.build(settings)
     control = JobControl(job_id=job_id, timeout_seconds=settings.job_timeout_seconds)
     try:
