@@ -81,6 +81,7 @@ class AttemptResult:
     status_code: int | None
     error: str | None
     retry_after: float | None
+    permanent: bool = False  # retrying cannot help (an unusable URL)
 
     @property
     def delivered(self) -> bool:
@@ -133,12 +134,24 @@ class CallbackDispatcher:
     # -- delivery ----------------------------------------------------------------------------------
 
     def deliver_due(self, limit: int = 20) -> int:
-        """Send every due delivery once; return how many were attempted."""
-        deliveries = self.store.claim_due_callbacks(limit=limit, claim_seconds=defaults.CALLBACK_CLAIM_SECONDS)
-        for delivery in deliveries:
+        """Send up to `limit` due deliveries, once each; return how many were attempted.
+
+        Each is claimed just before it is sent, one at a time: a claim (CALLBACK_CLAIM_SECONDS) outlasts
+        one POST (connect + read timeouts), so no other dispatcher can take it over mid-send.
+        """
+        sent = 0
+        while sent < limit and not self._stop.is_set():
+            claimed = self.store.claim_due_callbacks(limit=1, claim_seconds=defaults.CALLBACK_CLAIM_SECONDS)
+            if not claimed:
+                break
+            delivery = claimed[0]
+            sent += 1
             with job_context(delivery.job_id):
-                self._attempt(delivery)
-        return len(deliveries)
+                try:
+                    self._attempt(delivery)
+                except Exception:  # one bad delivery must not hold up the others; its claim lapses
+                    log.exception("callback attempt crashed", extra={"delivery_id": delivery.delivery_id})
+        return sent
 
     def _attempt(self, delivery: CallbackDelivery) -> None:
         job = self.store.get_job(delivery.job_id)
@@ -153,7 +166,7 @@ class CallbackDispatcher:
 
         if result.delivered:
             status, next_at = CALLBACK_DELIVERED, None
-        elif result.gone or attempt >= self.settings.callback_max_attempts:
+        elif result.gone or result.permanent or attempt >= self.settings.callback_max_attempts:
             status, next_at = CALLBACK_FAILED, None
         else:
             delay = retry_delay(
@@ -198,6 +211,9 @@ class CallbackDispatcher:
                 timeout=(5.0, self.settings.callback_timeout_seconds),
                 allow_redirects=False,  # a redirect could lead anywhere; treat it as a failure
             )
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema,
+                ValueError) as exc:  # the URL itself is unusable (urllib3's LocationParseError is a ValueError)
+            return AttemptResult(None, f"invalid callback URL: {type(exc).__name__}", None, permanent=True)
         except requests.RequestException as exc:
             return AttemptResult(None, f"{type(exc).__name__}: {str(exc)[:200]}", None)
         error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"

@@ -109,8 +109,6 @@ class CallbackAttempt:
 class Store(abc.ABC):
     """The state changes of a job. Every method is atomic; the write methods are idempotent."""
 
-    retries_internally = False  # True: the store already retries transient failures of each call
-
     @abc.abstractmethod
     def ping(self) -> None:
         """Raise `StoreUnavailable` unless the store answers."""
@@ -616,12 +614,12 @@ class SQLiteStore(Store):
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 (delivery_id, attempt, _ts(started_at), status_code, error, duration_ms),
             )
-            conn.execute(
+            conn.execute(  # only forward: a stale attempt never reopens a delivered or abandoned callback
                 """UPDATE callback_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, claimed_until = NULL,
                        last_status_code = ?, last_error = ?, updated_at = ?,
                        delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
-                   WHERE id = ?""",
-                (status, attempt, _ts(next_attempt_at), status_code, error, now, status, now, delivery_id),
+                   WHERE id = ? AND status = 'pending' AND attempts < ?""",
+                (status, attempt, _ts(next_attempt_at), status_code, error, now, status, now, delivery_id, attempt),
             )
 
     def callback_delivery(self, job_id: str) -> CallbackDelivery | None:
@@ -793,8 +791,6 @@ class SupabaseStore(Store):
 
     Built from the service-role key, which bypasses RLS; the key is never logged or shown in repr.
     """
-
-    retries_internally = True
 
     def __init__(
         self,

@@ -65,6 +65,7 @@ _STAGE_PROGRESS = {
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,9}$")
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
 MAX_URL_LENGTH = 2048
 
 
@@ -174,6 +175,8 @@ def validate_callback_url(value: Any, allowed_hosts: Iterable[str], *, allow_loc
         raise InvalidField("callback_url must use https", field="callback_url")
     if not host:
         raise InvalidField("callback_url has no host", field="callback_url")
+    if not local and not _HOSTNAME.match(host):
+        raise InvalidField(f"callback_url host {host!r} is not a valid host name", field="callback_url")
     if not local and not host_allowed(host, allowed_hosts):
         raise InvalidField(f"callback_url host {host!r} is not in CALLBACK_ALLOWED_HOSTS", field="callback_url")
     return value

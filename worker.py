@@ -30,8 +30,8 @@ from callbacks import CallbackDispatcher
 from config import Settings
 from database import FailureRecord, ReportRecord, Store, open_store
 from diff_analyzer import diff_filings
-from exceptions import ConfigError, ExtractionFailed, JobFailure, LeaseLost, StoreUnavailable, as_job_failure
-from job import Job, JobRequest, Stage
+from exceptions import ConfigError, ExtractionFailed, InvalidField, JobFailure, LeaseLost, StoreUnavailable, as_job_failure
+from job import Job, Stage, parse_job_request
 from metrics import Metrics
 from observability import configure_logging, job_context
 from quality_validator import FilingContext, validate
@@ -119,25 +119,29 @@ class _Run:
         self.services = services
         self.control = control
         self.on_progress = on_progress
-        self.stage = Stage.FETCHING
+        self.stage = Stage.FETCHING  # where a failure is reported if one comes before the first stage
         self.stage_seconds: dict[str, float] = {}
-        self._stage_started = time.monotonic()
+        self._stage_started: float | None = None  # None until the first stage is entered
 
     def enter(self, stage: Stage) -> None:
-        self._close_stage()
+        self.finish()
         self.control.check()
         self.stage = stage
         if not self.services.store.record_progress(self.job.job_id, owner=self.services.owner, stage=stage, progress=stage.progress):
             raise LeaseLost()
+        self._stage_started = time.monotonic()
         if self.on_progress:
             self.on_progress(stage)
 
-    def _close_stage(self) -> None:
-        now = time.monotonic()
-        self.stage_seconds[self.stage.value] = self.stage_seconds.get(self.stage.value, 0.0) + now - self._stage_started
-        self.services.metrics.stage_seconds.labels(self.stage.value).observe(now - self._stage_started)
-        log.info("stage finished", extra={"stage": self.stage.value, "duration_ms": int((now - self._stage_started) * 1000)})
-        self._stage_started = now
+    def finish(self) -> None:
+        """Close the current stage: its time goes to the report, the metrics and the log."""
+        if self._stage_started is None:
+            return
+        elapsed = time.monotonic() - self._stage_started
+        self.stage_seconds[self.stage.value] = self.stage_seconds.get(self.stage.value, 0.0) + elapsed
+        self.services.metrics.stage_seconds.labels(self.stage.value).observe(elapsed)
+        log.info("stage finished", extra={"stage": self.stage.value, "duration_ms": int(elapsed * 1000)})
+        self._stage_started = None
 
 
 def process_job(job_id: str, services: Services, control: JobControl | None = None, on_progress: Callable | None = None) -> Job | None:
@@ -154,7 +158,6 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
         started = time.monotonic()
         try:
             record = _produce_report(run, services, started)
-            run.enter(Stage.SAVING)
             outcome = _store_call(
                 lambda: store.complete_job(
                     job_id,
@@ -162,9 +165,9 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
                     report=record["report"],
                     refund=record["refund"],
                     refund_reason=record["refund_reason"],
-                ),
-                store,
+                )
             )
+            run.finish()
             if not outcome.changed:
                 log.warning("job finished elsewhere; this run's report is discarded", extra={"status": outcome.job.status.value})
             else:
@@ -205,7 +208,8 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
     run.enter(Stage.VALIDATING)
     context = FilingContext(older_period=pair.older.ref.period_of_report, newer_period=pair.newer.ref.period_of_report)
     quality = pipeline.validate(older, newer, diff, summaries, context)
-    run.control.check()
+
+    run.enter(Stage.SAVING)  # the report's stage_seconds cover every stage before this one
 
     report_id = str(uuid.uuid4())
     body = build_report(
@@ -245,7 +249,7 @@ def _fail(job_id: str, stage: Stage, exc: BaseException, services: Services) -> 
         details["exception"] = type(exc).__name__
     record = FailureRecord(code=failure.code, message=failure.message, stage=stage.value, details=details)
     try:
-        outcome = _store_call(lambda: services.store.fail_job(job_id, failure=record, owner=services.owner), services.store)
+        outcome = _store_call(lambda: services.store.fail_job(job_id, failure=record, owner=services.owner))
     except Exception:
         # The lease will expire and recovery fails the job later: the refund is delayed, not lost.
         log.critical("could not record the job's failure; leaving it to lease recovery", exc_info=True)
@@ -263,20 +267,25 @@ def _count_outcome(services: Services, job: Job, refund_reason: str | None) -> N
         services.metrics.refunds.labels(refund_reason or "unknown").inc()
 
 
-def _store_call(call: Callable, store: Store, attempts: int = defaults.STORE_RETRY_ATTEMPTS):
-    """Retry an idempotent store call on transient errors, with exponential backoff (unless the
-    store retries each call itself: retries on retries would multiply the wait)."""
-    if store.retries_internally:
-        return call()
-    for attempt in range(attempts):
+def _store_call(call: Callable, budget_seconds: float = defaults.STORE_RETRY_BUDGET_SECONDS):
+    """Retry an idempotent terminal write on transient store errors for up to `budget_seconds`.
+
+    A finished report must outlive a store blip (a Supabase pooler restart takes tens of seconds):
+    giving up early would throw the report away and leave the refund to lease recovery.
+    """
+    started = time.monotonic()
+    delay = defaults.STORE_RETRY_BASE_SECONDS
+    attempt = 0
+    while True:
+        attempt += 1
         try:
             return call()
         except StoreUnavailable:
-            if attempt == attempts - 1:
+            if time.monotonic() - started + delay > budget_seconds:
                 raise
-            delay = defaults.STORE_RETRY_BASE_SECONDS * 2**attempt
-            log.warning("store unavailable; retrying", extra={"attempt": attempt + 1, "delay_s": delay})
+            log.warning("store unavailable; retrying", extra={"attempt": attempt, "delay_s": delay})
             time.sleep(delay)
+            delay = min(delay * 2, defaults.STORE_RETRY_MAX_DELAY_SECONDS)
 
 
 def run_queued_job(job_id: str) -> str | None:
@@ -288,7 +297,8 @@ def run_queued_job(job_id: str) -> str | None:
     try:
         with LeaseKeeper(JobWatch(settings, services.store, services.owner, services.metrics), job_id, control):
             job = process_job(job_id, services, control)
-        services.dispatcher.deliver_due()  # the first callback attempt now; retries by the web's dispatcher
+        # The callback is in the store's outbox; the web processes' dispatchers send it within
+        # CALLBACK_POLL_INTERVAL_SECONDS. Sending it from here would hold this worker on a slow receiver.
         return job.status.value if job else None
     finally:
         services.store.close()
@@ -306,11 +316,17 @@ def _cli_settings() -> Settings:
 def cmd_report(args) -> int:
     settings = _cli_settings()
     configure_logging("WARNING" if not args.verbose else "INFO", settings.secrets)
+    request = parse_job_request(  # the API's own validation and normalisation (BRK.B -> BRK-B)
+        {"job_id": str(uuid.uuid4()), "user_id": str(uuid.uuid4()), "ticker": args.ticker}, allowed_callback_hosts=()
+    )
     services = Services.build(settings)
-    request = JobRequest(job_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()), ticker=args.ticker.upper().replace(".", "-"))
     services.store.create_job(request, lease_owner=services.owner, lease_seconds=settings.job_lease_seconds)
     print(f"job {request.job_id}: {request.ticker}", file=sys.stderr)
-    job = process_job(request.job_id, services, on_progress=lambda stage: print(f"  {stage.progress:3d}%  {stage.value}", file=sys.stderr))
+    control = JobControl(job_id=request.job_id, timeout_seconds=settings.job_timeout_seconds)
+    with LeaseKeeper(JobWatch(settings, services.store, services.owner, services.metrics), request.job_id, control):
+        # the lease is renewed as a server's would be, so a server sharing the store never sweeps this job
+        job = process_job(request.job_id, services, control,
+                          on_progress=lambda stage: print(f"  {stage.progress:3d}%  {stage.value}", file=sys.stderr))
     services.close()
     if job is None:
         print("the job's outcome could not be recorded", file=sys.stderr)
@@ -393,6 +409,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except ConfigError as exc:
         print(exc.message, file=sys.stderr)
+        return 2
+    except InvalidField as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 2
 
 

@@ -303,6 +303,20 @@ class StoreContract:
         assert [(a.attempt, a.status_code) for a in store.callback_attempts(delivery.delivery_id)] == [(1, 503), (2, 200)]
         assert store.claim_due_callbacks(limit=10, claim_seconds=30) == []
 
+    def test_a_stale_attempt_never_reopens_a_delivered_callback(self, store):
+        """Two dispatchers sent attempt 1 (one claim expired mid-POST): the later 503 must not win."""
+        req = self._running(store)
+        store.fail_job(req.job_id, failure=FAILURE)
+        delivery = store.claim_due_callbacks(limit=10, claim_seconds=30)[0]
+        now = datetime.now(timezone.utc)
+        store.record_callback_attempt(delivery.delivery_id, attempt=1, started_at=now, status_code=200, error=None,
+                                      duration_ms=5, status=CALLBACK_DELIVERED, next_attempt_at=None)
+        store.record_callback_attempt(delivery.delivery_id, attempt=1, started_at=now, status_code=503, error="HTTP 503",
+                                      duration_ms=9000, status=CALLBACK_PENDING, next_attempt_at=now)
+        final = store.callback_delivery(req.job_id)
+        assert final.status == CALLBACK_DELIVERED and final.attempts == 1 and final.last_status_code == 200
+        assert store.claim_due_callbacks(limit=10, claim_seconds=0) == []
+
     def test_failed_callback_is_not_retried(self, store):
         req = self._running(store)
         store.fail_job(req.job_id, failure=FAILURE)

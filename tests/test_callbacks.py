@@ -161,3 +161,28 @@ def test_redirects_are_not_followed(settings_factory, store):
     attempt = store.callback_attempts(store.callback_delivery(job_id).delivery_id)[0]
     assert attempt.status_code == 307 and hits == ["/cb"]
     server.shutdown()
+
+
+def test_an_unusable_url_fails_alone_and_never_blocks_the_others(settings_factory, store):
+    """A URL requests cannot even send (a stored row from before validation was strict) is failed at
+    once; the deliveries claimed after it still go out."""
+    receiver = CallbackReceiver().start()
+    bad = _failed_job(store, "https://a..hooks.example.com/cb")
+    good = _failed_job(store, receiver.url)
+    _dispatcher(settings_factory, store).deliver_due()
+    assert store.callback_delivery(bad).status == CALLBACK_FAILED
+    assert "invalid callback URL" in store.callback_attempts(store.callback_delivery(bad).delivery_id)[0].error
+    assert store.callback_delivery(good).status == CALLBACK_DELIVERED and len(receiver.received()) == 1
+    receiver.stop()
+
+
+def test_deliveries_are_claimed_one_at_a_time(settings_factory, store):
+    """A dispatcher holds the claim of the delivery it is sending only, so a slow receiver cannot make
+    a batch's later claims lapse and be sent twice by another dispatcher."""
+    receiver = CallbackReceiver().start()
+    ids = [_failed_job(store, receiver.url) for _ in range(3)]
+    first = store.claim_due_callbacks(limit=1, claim_seconds=60)
+    assert len(first) == 1
+    assert _dispatcher(settings_factory, store).deliver_due() == 2  # the other two; the claimed one waits
+    assert sum(store.callback_delivery(i).status == CALLBACK_DELIVERED for i in ids) == 2
+    receiver.stop()

@@ -43,6 +43,9 @@ def test_same_company_spelling_gives_same_fingerprint():
         ("https://abc.supabase.co@evil.com/cb", False),
         ("http://localhost:3000/cb", False),  # only development allows local http
         ("https://" + "a" * 2050, False),
+        ("https://a..hooks.example.com/cb", False),  # an empty label: requests could not even send it
+        ("https://-x.hooks.example.com/cb", False),
+        ("https://x_y.hooks.example.com/cb", False),
     ],
 )
 def test_callback_url_rules(url, ok):
