@@ -20,8 +20,9 @@ RUN useradd --create-home --uid 10001 app
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=app:app *.py openapi.json ./
+# var/ holds the SQLite store, the EDGAR cache and the host's SEC request slots: the app user must own it
+RUN mkdir -p /app/var && chown app:app /app/var
 USER app
-RUN mkdir -p /app/var
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=4)"

@@ -27,7 +27,6 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 @dataclass(frozen=True)
 class Settings:
     app_env: str = defaults.APP_ENV
-    port: int = defaults.PORT
     web_concurrency: int = defaults.WEB_CONCURRENCY
     web_threads: int = defaults.WEB_THREADS
     graceful_timeout_seconds: float = defaults.GRACEFUL_TIMEOUT_SECONDS
@@ -201,11 +200,10 @@ class _Reader:
 def _parse(env: Mapping[str, str]) -> Settings:
     r = _Reader(env)
     app_env = r.choice("APP_ENV", defaults.APP_ENV, ENVIRONMENTS)
-    production = app_env == "production"
+    strict = app_env != "development"  # test (staging) is held to production's rules
 
     settings = Settings(
         app_env=app_env,
-        port=r.number("PORT", defaults.PORT, minimum=1, maximum=65535, kind=int),
         web_concurrency=r.number("WEB_CONCURRENCY", defaults.WEB_CONCURRENCY, minimum=1, maximum=64, kind=int),
         web_threads=r.number("WEB_THREADS", defaults.WEB_THREADS, minimum=1, maximum=256, kind=int),
         graceful_timeout_seconds=r.number("GRACEFUL_TIMEOUT_SECONDS", defaults.GRACEFUL_TIMEOUT_SECONDS, minimum=1, maximum=3600),
@@ -295,17 +293,17 @@ def _parse(env: Mapping[str, str]) -> Settings:
     )
 
     # Rules that involve several settings.
-    if production and not settings.worker_secret:
+    if strict and not settings.worker_secret:
         r.errors.append("WORKER_SECRET is required (set APP_ENV=development to run without it locally)")
     if settings.worker_secret and len(settings.worker_secret) < 16:
         r.errors.append("WORKER_SECRET must be at least 16 characters")
-    if production and not settings.callback_secret:
+    if strict and not settings.callback_secret:
         r.errors.append("CALLBACK_SECRET is required: callbacks must be signed (Standard Webhooks, whsec_...)")
     if settings.callback_secret and not _valid_webhook_secret(settings.callback_secret):
         r.errors.append("CALLBACK_SECRET must be a Standard Webhooks secret: 'whsec_' followed by base64 of 24-64 bytes")
-    if production and not settings.callback_allowed_hosts:
+    if strict and not settings.callback_allowed_hosts:
         r.errors.append("CALLBACK_ALLOWED_HOSTS is required: the hosts callbacks may be sent to (e.g. abc.supabase.co)")
-    if production and not settings.sec_user_agent:
+    if strict and not settings.sec_user_agent:
         r.errors.append(
             "SEC_USER_AGENT is required: the SEC's fair-access policy asks every client to declare "
             "who it is, e.g. 'Acme Research ops@acme.com'"

@@ -10,7 +10,6 @@ VERSION = "0.1.0"
 
 # --- HTTP -----------------------------------------------------------------------------------------
 APP_ENV = "production"  # development | test | production
-PORT = 8000
 WEB_CONCURRENCY = 2  # gunicorn worker processes
 WEB_THREADS = 8  # request threads per worker process (gthread)
 GRACEFUL_TIMEOUT_SECONDS = 60  # on SIGTERM, running jobs get this long to finish
@@ -30,8 +29,9 @@ JOB_TIMEOUT_GRACE_SECONDS = 10  # after the deadline, the watchdog fails a job t
 
 # --- Store ----------------------------------------------------------------------------------------
 SQLITE_PATH = "var/report-worker.db"
-STORE_RETRY_ATTEMPTS = 5  # idempotent store calls are retried this many times on transient errors
+STORE_RETRY_BUDGET_SECONDS = 60  # a job's final write (report or failure) is retried this long on store blips
 STORE_RETRY_BASE_SECONDS = 0.5
+STORE_RETRY_MAX_DELAY_SECONDS = 8.0
 
 # --- Callbacks (Standard Webhooks) ----------------------------------------------------------------
 CALLBACK_MAX_ATTEMPTS = 6

@@ -25,12 +25,12 @@ def test_production_settings_with_defaults():
 
 
 def test_every_problem_is_reported_at_once():
-    env = {**GOOD, "PORT": "http", "MAX_CONCURRENT_JOBS": "0", "SEC_MAX_REQUESTS_PER_SECOND": "12", "QUEUE_BACKEND": "celery",
+    env = {**GOOD, "WEB_CONCURRENCY": "many", "MAX_CONCURRENT_JOBS": "0", "SEC_MAX_REQUESTS_PER_SECOND": "12", "QUEUE_BACKEND": "celery",
            "SEC_USER_AGENT": "no contact", "CALLBACK_SECRET": "plain", "SUPABASE_URL": "https://x.supabase.co"}
     with pytest.raises(ConfigError) as info:
         Settings.from_env(env)
     message = info.value.message
-    for name in ("PORT", "MAX_CONCURRENT_JOBS", "SEC_MAX_REQUESTS_PER_SECOND", "QUEUE_BACKEND", "SEC_USER_AGENT",
+    for name in ("WEB_CONCURRENCY", "MAX_CONCURRENT_JOBS", "SEC_MAX_REQUESTS_PER_SECOND", "QUEUE_BACKEND", "SEC_USER_AGENT",
                  "CALLBACK_SECRET", "SUPABASE_SERVICE_KEY"):
         assert name in message, name
 
@@ -81,3 +81,12 @@ def test_env_example_gives_a_working_development_setup():
     values = {k: v for k, v in dotenv_values(ROOT / ".env.example").items() if v is not None}
     settings = Settings.from_env(values)
     assert settings.app_env == "development" and settings.store_backend == "sqlite"
+
+
+def test_test_environment_is_held_to_production_rules():
+    """APP_ENV=test (a staging deploy) must not run open: only development may skip the secrets."""
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"APP_ENV": "test"})
+    for name in ("WORKER_SECRET", "CALLBACK_SECRET", "CALLBACK_ALLOWED_HOSTS", "SEC_USER_AGENT"):
+        assert name in info.value.message
+    assert Settings.from_env({"APP_ENV": "development"}).worker_secret is None

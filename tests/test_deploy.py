@@ -45,6 +45,9 @@ def test_dockerfile_shape():
     assert len(froms) >= 2 and all(re.match(r"python:3\.(1[1-9])-slim", f) for f in froms)  # multi-stage, slim, 3.11+
     assert DOCKERFILE.index("COPY requirements.txt") < DOCKERFILE.index("RUN pip install")  # dependencies layer first
     assert re.search(r"^USER\s+(?!root)\w+", DOCKERFILE, re.M)
+    # everything the app writes must exist and belong to it before USER drops root (a RUN after USER runs unprivileged)
+    after_user = DOCKERFILE.split("\nUSER ", 1)[1]
+    assert "RUN " not in after_user.split("\nCMD", 1)[0] and "chown app:app /app/var" in DOCKERFILE
     assert re.search(r"^HEALTHCHECK .*\n?.*/health", DOCKERFILE, re.M)
     assert ".env" not in re.findall(r"^COPY\s+.*", DOCKERFILE, re.M)[-1]
     ignored = (ROOT / ".dockerignore").read_text().split()
