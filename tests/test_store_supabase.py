@@ -293,3 +293,29 @@ def test_a_job_runs_end_to_end_on_supabase_through_blips(standin, database, sett
         assert len([d for d in receiver.successful() if payload["job_id"].replace("-", "") in d.headers.get("webhook-id", "")]) == 1
     finally:
         services_of(app).close()
+
+
+def test_a_finished_report_outlives_a_longer_store_outage(standin, database, settings_factory, edgar, receiver):
+    """complete_job fails for longer than the store's own retries (3 calls of 4 attempts, ~5 s):
+    the worker keeps retrying the final write, so the report is saved, not thrown away."""
+    from app import create_app, services_of
+    from worker import Services
+
+    truncate_all(database)
+    standin.reset()
+    settings = settings_factory(
+        APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url,
+        SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
+    )
+    standin.inject("complete_job", *(["503"] * 12))
+    app = create_app(settings, services=Services.build(settings).start())
+    try:
+        store = services_of(app).store
+        payload = new_payload("AAPL", callback_url=receiver.url)
+        assert app.test_client().post("/generate-report", json=payload, headers=auth_headers()).status_code == 202
+        job = wait_terminal(store, payload["job_id"], timeout=90)
+        assert job.status is JobStatus.COMPLETED and store.get_report(job.report_id)["ticker"] == "AAPL"
+        assert standin.calls["complete_job"] == 13
+        assert row_counts(database, job.job_id) == {"reports": 1, "refunds": 0, "error_logs": 0, "callbacks": 1}
+    finally:
+        services_of(app).close()
