@@ -81,6 +81,8 @@ def _register_routes(app: Flask) -> None:
         services = services_of(current_app)
         if not services.runner.accepting:
             return jsonify(status="shutting_down", store=services.settings.store_backend), 503
+        if not services.runner.healthy():
+            return jsonify(status="stuck", store=services.settings.store_backend), 503
         try:
             services.store.ping()
         except StoreUnavailable as exc:
@@ -150,7 +152,7 @@ def _json_body():
     raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
     try:
         return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise InvalidJSON() from None
 
 

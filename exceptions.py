@@ -158,18 +158,6 @@ class ExtractionFailed(JobFailure):
     default_message = "the items of the annual report could not be extracted"
 
 
-class AnalysisFailed(JobFailure):
-    code = "ANALYSIS_FAILED"
-    default_message = "the year-over-year analysis failed"
-
-
-class AiUnavailable(JobFailure):
-    code = "AI_UNAVAILABLE"
-    http_status = 502
-    default_message = "the summarizer did not answer within its budget"
-    retryable = True
-
-
 class StoreUnavailable(JobFailure):
     code = "STORE_UNAVAILABLE"
     http_status = 503
@@ -193,6 +181,11 @@ class JobTimeout(JobFailure):
 class JobAbandoned(JobFailure):
     code = "JOB_ABANDONED"
     default_message = "the process running the job stopped before it finished"
+
+
+class JobQueueTimeout(JobFailure):
+    code = "JOB_QUEUE_TIMEOUT"
+    default_message = "the job waited too long for a free worker and never started"
 
 
 class InternalError(JobFailure):

@@ -26,6 +26,10 @@ from exceptions import JobTimeout
 
 log = logging.getLogger("rate_limit")
 
+# Slots are spaced 5% wider than 1/rate: a request that leaves late (thread wake-up, network jitter)
+# then still cannot bring one request too many into any second as the SEC counts them.
+SPACING_MARGIN = 1.05
+
 
 class Slots:
     """Interface: `reserve(deadline)` -> seconds to wait, or None when the slot would start past it."""
@@ -53,7 +57,7 @@ class TokenBucket(Slots):
         if rate <= 0:
             raise ValueError("rate must be positive")
         self.rate = rate
-        self.interval = 1.0 / rate
+        self.interval = SPACING_MARGIN / rate
         self.tolerance = (max(1, burst) - 1) * self.interval
         self._tat = 0.0
         self._lock = threading.Lock()
@@ -73,7 +77,7 @@ class FileSlots(Slots):
 
     def __init__(self, path: Path, rate: float):
         self.path = Path(path)
-        self.interval = 1.0 / rate
+        self.interval = SPACING_MARGIN / rate
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.Lock()  # flock is per open file; threads of one process queue here first
 
@@ -126,7 +130,7 @@ class RedisSlots(Slots):
     def __init__(self, redis_url: str, rate: float, *, connection=None):
         from redis import Redis
 
-        self.interval = 1.0 / rate
+        self.interval = SPACING_MARGIN / rate
         self.redis = connection or Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
         self._script = self.redis.register_script(_REDIS_RESERVE)
 

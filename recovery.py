@@ -7,8 +7,8 @@ start-up and then periodically, for queued or running jobs whose lease has expir
   that killed its process (say, a filing that exhausts memory) would kill the next one too.
 - a job still **queued** never started, so nothing of it happened yet: this process adopts it and
   runs it (a deploy's SIGTERM leaves such jobs behind). Only when it has waited longer than three
-  job timeouts since it was accepted is it failed and refunded instead, because the user has waited
-  long enough. When this process is full, the job is left for the next sweep or another process.
+  job timeouts since it was accepted is it failed (`JOB_QUEUE_TIMEOUT`) and refunded instead,
+  because the user has waited long enough. When this process is full, the job is left for the next sweep or another process.
 
 `adopt_job` and `fail_job(..., only_if_lease_expired=True)` are single atomic, idempotent state
 changes, so sweepers racing over the same jobs (several gunicorn workers, several instances) end or
@@ -22,7 +22,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 from database import FailureRecord, Store
-from exceptions import JobAbandoned, QueueFull, ShuttingDown
+from exceptions import JobAbandoned, JobQueueTimeout, QueueFull, ShuttingDown
 from job import Job, JobStatus
 from observability import job_context
 
@@ -78,7 +78,10 @@ class Sweeper:
         return True
 
     def _fail(self, job: Job) -> bool:
-        failure = JobAbandoned(f"the process running the job stopped while it was {job.status.value} ({job.stage.value})")
+        if job.status is JobStatus.QUEUED and self.runner is not None:  # alive, but no worker took it in time
+            failure = JobQueueTimeout(f"the job waited more than {self.max_queue_age.total_seconds():.0f} s and never started")
+        else:
+            failure = JobAbandoned(f"the process running the job stopped while it was {job.status.value} ({job.stage.value})")
         outcome = self.store.fail_job(
             job.job_id,
             failure=FailureRecord(code=failure.code, message=failure.message, stage=job.stage.value,

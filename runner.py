@@ -16,9 +16,9 @@ watchdog itself, so a stuck thread can never keep a user's token.
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -73,11 +73,12 @@ class JobWatch:
     tends its one job through a `LeaseKeeper`.
     """
 
-    def __init__(self, settings, store: Store, owner: str, metrics=None):
+    def __init__(self, settings, store: Store, owner: str, metrics=None, on_abandoned: Callable[[str], None] | None = None):
         self.settings = settings
         self.store = store
         self.owner = owner
         self.metrics = metrics
+        self.on_abandoned = on_abandoned  # the runner frees the stuck job's slot
 
     def tend(self, job_id: str, control: JobControl | None, *, heartbeat: bool, running: Callable[[], bool]) -> None:
         """One look at one job. `control` is None while the job waits; `running()` says if it still runs here."""
@@ -105,6 +106,8 @@ class JobWatch:
         outcome = self.store.fail_job(job_id, failure=record, owner=self.owner)
         control.abandoned = True
         control.stop("lease_lost")  # whatever the thread does next, it no longer owns the job
+        if self.on_abandoned is not None:
+            self.on_abandoned(job_id)
         if outcome.changed:
             log.error("job timed out; failed and refunded by the watchdog")
             if self.metrics is not None:
@@ -113,17 +116,28 @@ class JobWatch:
 
 
 class ThreadPoolRunner:
+    """MAX_CONCURRENT_JOBS worker threads take job ids from an in-process queue.
+
+    A thread cannot be killed: when the watchdog gives up on a stuck job, that thread is retired (it
+    exits whenever its job returns) and a fresh worker takes its place, so the jobs queued behind a
+    stuck one still run. Retired threads still alive are counted: when as many are stuck as there
+    are slots, `/ready` reports the process unhealthy.
+    """
+
     def __init__(self, settings, store: Store, owner: str, execute: Execute, metrics=None):
         self.settings = settings
         self.store = store
         self.owner = owner
         self.execute = execute
         self.metrics = metrics
-        self.watch = JobWatch(settings, store, owner, metrics)
+        self.watch = JobWatch(settings, store, owner, metrics, on_abandoned=self._replace_worker)
         self.capacity = settings.max_concurrent_jobs + settings.max_queued_jobs
-        self._pool = ThreadPoolExecutor(max_workers=settings.max_concurrent_jobs, thread_name_prefix="job")
+        self._queue: queue.Queue[str] = queue.Queue()
         self._lock = threading.Lock()
         self._held: dict[str, JobControl | None] = {}  # job_id -> control once running, None while queued
+        self._running_in: dict[str, threading.Thread] = {}  # job_id -> the worker thread running it
+        self._workers: set[threading.Thread] = set()
+        self._retired: set[threading.Thread] = set()  # stuck on an abandoned job; they exit when it returns
         self._reserved = 0
         self._stopping = threading.Event()
         self._accepting = True
@@ -158,17 +172,61 @@ class ThreadPoolRunner:
                 return
             self._held[job_id] = None
         self._report_depth()
-        self._pool.submit(self._run, job_id)
+        self._queue.put(job_id)
 
     def counts(self) -> tuple[int, int]:
         with self._lock:
             running = sum(1 for c in self._held.values() if c is not None)
             return running, len(self._held) - running
 
-    def _run(self, job_id: str) -> None:
+    def healthy(self) -> bool:
+        """False when every slot's thread is stuck on an abandoned job (only a restart frees them)."""
+        with self._lock:
+            stuck = sum(1 for t in self._retired if t.is_alive())
+        return stuck < self.settings.max_concurrent_jobs
+
+    # -- workers -----------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._maintenance is not None:
+                return
+            for _ in range(self.settings.max_concurrent_jobs):
+                self._spawn_worker()
+        self._maintenance = threading.Thread(target=self._maintain, name="job-heartbeat", daemon=True)
+        self._maintenance.start()
+
+    def _spawn_worker(self) -> None:
+        """(Call with the lock held.)"""
+        thread = threading.Thread(target=self._work, name=f"job-{len(self._workers) + len(self._retired)}", daemon=True)
+        self._workers.add(thread)
+        thread.start()
+
+    def _work(self) -> None:
+        me = threading.current_thread()
+        while not self._stopping.is_set():
+            try:
+                job_id = self._queue.get(timeout=0.25)
+            except queue.Empty:
+                continue
+            with self._lock:
+                wanted = job_id in self._held and self._accepting_work()
+            if wanted:
+                self._run(job_id, me)
+            with self._lock:
+                if me in self._retired:  # a fresh worker took this one's place while it was stuck
+                    self._retired.discard(me)
+                    return
+
+    def _accepting_work(self) -> bool:
+        """(Lock held.) Once shutdown begins, waiting jobs are left to recovery, not started."""
+        return not self._stopping.is_set() and self._accepting
+
+    def _run(self, job_id: str, thread: threading.Thread) -> None:
         control = JobControl(job_id=job_id, timeout_seconds=self.settings.job_timeout_seconds)
         with self._lock:
             self._held[job_id] = control
+            self._running_in[job_id] = thread
         self._report_depth()
         try:
             self.execute(job_id, control)
@@ -177,19 +235,30 @@ class ThreadPoolRunner:
                 log.exception("job runner caught an unhandled error")
         finally:
             with self._lock:
-                self._held.pop(job_id, None)
+                if self._running_in.get(job_id) is thread:
+                    self._held.pop(job_id, None)
+                    self._running_in.pop(job_id, None)
             self._report_depth()
+
+    def _replace_worker(self, job_id: str) -> None:
+        """The watchdog failed `job_id` while its thread is stuck: free its slot for the queued jobs."""
+        with self._lock:
+            thread = self._running_in.pop(job_id, None)
+            self._held.pop(job_id, None)
+            if thread is None or thread in self._retired:
+                return
+            self._workers.discard(thread)
+            self._retired.add(thread)
+            if not self._stopping.is_set():
+                self._spawn_worker()
+        log.warning("a stuck job thread was retired and replaced", extra={"job_id": job_id})
+        self._report_depth()
 
     def _report_depth(self) -> None:
         if self.metrics is not None:
             self.metrics.set_queue_depth(*self.counts())
 
     # -- leases and timeouts -----------------------------------------------------------------------
-
-    def start(self) -> None:
-        if self._maintenance is None:
-            self._maintenance = threading.Thread(target=self._maintain, name="job-heartbeat", daemon=True)
-            self._maintenance.start()
 
     def _maintain(self) -> None:
         while not self._stopping.wait(self._tick()):
@@ -226,10 +295,9 @@ class ThreadPoolRunner:
             self._accepting = False
 
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
-        """Stop taking jobs and drop the waiting ones (their lease lapses and recovery ends them);
-        with `wait`, give running jobs up to `timeout` seconds to finish."""
+        """Stop taking jobs and drop the waiting ones (their lease lapses and recovery adopts them
+        elsewhere); with `wait`, give running jobs up to `timeout` seconds to finish."""
         self.stop_accepting()
-        self._pool.shutdown(wait=False, cancel_futures=True)
         with self._lock:
             for job_id in [j for j, control in self._held.items() if control is None]:
                 del self._held[job_id]
@@ -331,6 +399,9 @@ class RQRunner:
     def _report_depth(self) -> None:
         if self.metrics is not None:
             self.metrics.set_queue_depth(*self.counts())
+
+    def healthy(self) -> bool:
+        return True  # jobs run in the rq worker processes, not here
 
     def start(self) -> None:
         """Nothing runs here: jobs run in `rq worker` processes."""

@@ -172,6 +172,12 @@ def test_malformed_json(client):
     assert response.status_code == 400 and error_of(response)["code"] == "INVALID_JSON"
 
 
+def test_absurdly_nested_json_is_400(client):
+    body = b"[" * 5000 + b"]" * 5000
+    response = client.post("/generate-report", data=body, headers={**auth_headers(), "Content-Type": "application/json"})
+    assert response.status_code == 400 and error_of(response)["code"] == "INVALID_JSON"
+
+
 def test_non_json_is_415(client):
     response = client.post("/generate-report", data="ticker=AAPL", headers={**auth_headers(), "Content-Type": "application/x-www-form-urlencoded"})
     assert response.status_code == 415 and error_of(response)["code"] == "UNSUPPORTED_MEDIA_TYPE"

@@ -72,3 +72,33 @@ def test_report_for_unknown_ticker_fails_clearly(edgar, tmp_path):
            "SEC_WWW_BASE_URL": edgar.base_url, "SEC_DATA_BASE_URL": edgar.base_url, "EDGAR_CACHE_DIR": str(tmp_path / "cache")}
     result = run(["report", "ZZZZZZ"], env=env)
     assert result.returncode == 1 and "TICKER_NOT_FOUND" in result.stderr
+
+
+def test_report_rejects_a_malformed_ticker(tmp_path):
+    env = {**os.environ, "APP_ENV": "development", "SQLITE_PATH": str(tmp_path / "cli.db")}
+    result = run(["report", "AA PL;"], env=env)
+    assert result.returncode == 2 and "ticker" in result.stderr
+
+
+def test_a_long_cli_job_keeps_its_lease(edgar, tmp_path):
+    """The CLI renews its job's lease: a server sweeping the same store must not take the job over."""
+    from edgar_standin import Fault
+    from recovery import Sweeper
+    from conftest import make_settings
+    from database import SQLiteStore
+
+    edgar.add_fault(Fault(pattern=r"^/Archives/", kind="slow", delay=3, times=2))
+    env = {**os.environ, "APP_ENV": "development", "SQLITE_PATH": str(tmp_path / "cli.db"), "SEC_USER_AGENT": USER_AGENT,
+           "SEC_WWW_BASE_URL": edgar.base_url, "SEC_DATA_BASE_URL": edgar.base_url, "EDGAR_CACHE_DIR": str(tmp_path / "cache"),
+           "JOB_LEASE_SECONDS": "1", "HEARTBEAT_INTERVAL_SECONDS": "0.2"}
+    proc = subprocess.Popen([sys.executable, "-m", "worker", "report", "AAPL", "--json", str(tmp_path / "r.json")],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sweeper = Sweeper(make_settings(tmp_path, SQLITE_PATH=str(tmp_path / "cli.db")), SQLiteStore(str(tmp_path / "cli.db")))
+    swept = 0
+    while proc.poll() is None:
+        swept += sweeper.sweep_once()
+        import time
+
+        time.sleep(0.2)
+    assert proc.returncode == 0, proc.stderr.read()
+    assert swept == 0 and json.loads((tmp_path / "r.json").read_text())["ticker"] == "AAPL"

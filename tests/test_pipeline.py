@@ -62,6 +62,7 @@ def test_corpus_company_completes_with_report(settings, receiver):
     assert report["filings"]["newer"]["sha256"] == "0" * 0 + report["filings"]["newer"]["sha256"] and len(report["filings"]["newer"]["sha256"]) == 64
     assert report["items"]["newer"]["1A"]["status"] == "present" and report["items"]["newer"]["1A"]["word_count"] > 5000
     assert report["quality"]["is_valid"] and report["ai_provider"] == "offline"
+    assert list(report["stage_seconds"]) == ["fetching", "extracting", "diffing", "summarizing", "validating"]
     assert report["diff"]["items"]["1A"]["stats"]["change_score"] >= 0
     assert store.refund_count(job.job_id) == 0 and store.error_logs(job.job_id) == []
     callbacks = verified_callbacks(receiver, job.job_id)
@@ -229,4 +230,40 @@ def test_claude_summaries_and_cost_reach_the_report(settings_factory, edgar, rec
     assert 0 < report["ai_cost_usd"] < 0.2
     assert report["ai_summaries"]["usage"]["requests"] == len(served)
     claude.stop()
+    services_of(app).close()
+
+
+def test_jobs_queued_behind_a_stuck_job_still_run(settings_factory, edgar, receiver):
+    """One slot, one stuck job: the watchdog fails it, a fresh worker takes the slot, and the job queued
+    behind it completes; while the stuck thread lives and fills every slot, /ready says so."""
+    import threading
+
+    release = threading.Event()
+    calls = []
+
+    def extract_stuck_once(content):
+        from section_extractor import extract_items
+
+        calls.append(1)
+        if len(calls) == 1:
+            release.wait(20)  # the first document of the first job hangs until the test lets it go
+        return extract_items(content)
+
+    settings = settings_factory(
+        APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url,
+        MAX_CONCURRENT_JOBS="1", MAX_QUEUED_JOBS="2", JOB_TIMEOUT_SECONDS="4", JOB_TIMEOUT_GRACE_SECONDS="0.5",
+    )
+    app = start_app(settings, pipeline=Pipeline(extract=extract_stuck_once))
+    client = app.test_client()
+    stuck, queued = new_payload("AAPL", callback_url=receiver.url), new_payload("NVDA", callback_url=receiver.url)
+    for payload in (stuck, queued):
+        assert client.post("/generate-report", json=payload, headers=auth_headers()).status_code == 202
+    store = services_of(app).store
+    assert wait_terminal(store, stuck["job_id"]).error.code == "JOB_TIMEOUT"
+    wait_for(lambda: client.get("/ready").status_code == 503, timeout=5, message="/ready to report the stuck slot")
+    assert client.get("/ready").get_json()["status"] == "stuck"
+    assert wait_terminal(store, queued["job_id"]).status is JobStatus.COMPLETED  # ran on the replacement worker
+    release.set()
+    wait_for(lambda: client.get("/ready").status_code == 200, timeout=10, message="/ready once the thread is gone")
+    assert store.get_job(stuck["job_id"]).report_id is None and store.refund_count(stuck["job_id"]) == 1
     services_of(app).close()

@@ -96,7 +96,7 @@ def test_a_queued_job_that_waited_too_long_is_refunded(settings_factory):
     runner = ThreadPoolRunner(settings, store, "me", lambda job_id, control: None)
     assert Sweeper(settings, store, runner=runner).sweep_once() == 1
     job = store.get_job(req.job_id)
-    assert job.status is JobStatus.FAILED and job.error.code == "JOB_ABANDONED" and store.refund_count(req.job_id) == 1
+    assert job.status is JobStatus.FAILED and job.error.code == "JOB_QUEUE_TIMEOUT" and store.refund_count(req.job_id) == 1
     runner.shutdown(wait=False)
 
 
@@ -109,6 +109,8 @@ def test_racing_sweepers_adopt_a_queued_job_once(settings_factory):
     queued = set(ids[5:])
     ran = []
     runners = [ThreadPoolRunner(settings, SQLiteStore(settings.sqlite_path), f"heir{n}", lambda job_id, control: ran.append(job_id)) for n in range(4)]
+    for r in runners:
+        r.start()
     threads = [threading.Thread(target=Sweeper(settings, r.store, runner=r).sweep_once) for r in runners]
     for t in threads:
         t.start()
