@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import difflib
 import heapq
+import itertools
 import re
 from bisect import bisect_left
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import compress, count, islice
 from operator import eq, ne, sub
+from typing import NamedTuple
 
 import number_changes as numbers
 from number_changes import NumberChange
@@ -332,9 +334,9 @@ def _dice(a: set, b: set) -> float:
 
 def _occurrence_pairs(old_keys: list, new_keys: list, old_ids: list[int], new_ids: list[int]) -> list[tuple[int, int]]:
     """Pair the k-th occurrence of each key in the older list with its k-th in the newer, by older order."""
-    where: dict = {}
+    where: defaultdict = defaultdict(list)
     for j, key in zip(new_ids, new_keys):
-        where.setdefault(key, []).append(j)
+        where[key].append(j)
     used: dict = {}
     pairs = []
     for i, key in zip(old_ids, old_keys):
@@ -449,20 +451,23 @@ def _similar_pairs(
                     if score >= threshold:
                         candidates.append((score, -abs(old_place - place), i, j))
     else:
-        index: dict[str, list[int]] = {}
+        index: defaultdict[str, list[int]] = defaultdict(list)
         for i in old_ids:
             for word in old_sets[i]:
-                index.setdefault(word, []).append(i)
+                index[word].append(i)
+        rare = {word: posting for word, posting in index.items() if len(posting) <= POSTING_CAP}
         for j in new_ids:
-            counts: dict[int, int] = {}
-            for word in new_sets[j]:
-                posting = index.get(word)
-                if posting is not None and len(posting) <= POSTING_CAP:
-                    for i in posting:
-                        counts[i] = counts.get(i, 0) + 1
             b = new_sets[j]
+            # how many rare words each older paragraph shares with this one; ties go to the closest in
+            # relative position, then the earlier paragraph: never to a set's iteration order, which
+            # changes with the process's hash seed and would make the same filings diff differently
+            counts = Counter(itertools.chain.from_iterable(filter(None, map(rare.get, b))))
             lb = len(b)
-            for i in heapq.nlargest(CANDIDATES_PER_PARAGRAPH, counts, key=counts.get):
+            place = (j - n0) / n_span
+            best = heapq.nlargest(
+                CANDIDATES_PER_PARAGRAPH, counts, key=lambda i: (counts[i], -abs((i - o0) / o_span - place), -i)
+            )
+            for i in best:
                 a = old_sets[i]
                 la = len(a)
                 if ratio * lb <= la <= lb / ratio:
@@ -481,7 +486,7 @@ def _similar_pairs(
     return out
 
 
-@dataclass
+@dataclass(slots=True)
 class _Match:
     old: list[int]
     new: list[int]
@@ -665,6 +670,8 @@ def _match_range(a: list[str], b: list[str], i1: int, i2: int, j1: int, j2: int,
                 _add_block(out, i1, b.index(a[i1], j1, j2), 1)
             elif size_b == 1 and b[j1] in a[i1:i2]:
                 _add_block(out, a.index(b[j1], i1, i2), j1, 1)
+        elif set(islice(a, i1, i2)).isdisjoint(islice(b, j1, j2)):
+            pass  # a phrase replaced by one with no word in common: nothing to match
         else:
             sa, sb = a[i1:i2], b[j1:j2]
             ca, cb = Counter(sa), Counter(sb)
@@ -857,8 +864,7 @@ def _token_churn(a: list[str], b: list[str], i: int, j: int, short: bool) -> str
     return None
 
 
-@dataclass(frozen=True)
-class _WordDiff:
+class _WordDiff(NamedTuple):
     runs: tuple[tuple[int, int, int, int], ...]
     labels: tuple[str | None, ...]
     equal: int  # tokens kept unchanged
@@ -931,7 +937,10 @@ class _TableContext:
     periods: tuple[str, ...] | None = None
 
     def at(self, index: int) -> tuple[str | None, tuple[str, ...] | None]:
-        state, scale, periods = self.state, self.scale, self.periods
+        state = self.state
+        if index < len(state):
+            return state[index]
+        scale, periods = self.scale, self.periods
         for text in self.paragraphs[len(state) : index + 1]:
             state.append((scale, periods))
             if " | " in text:
@@ -951,7 +960,8 @@ def _word_counts(paragraphs: tuple[str, ...]) -> list[int]:
     """Words per paragraph (as `str.split` counts them). The extractor's text has single spaces,
     so counting spaces is exact and much cheaper than splitting; anything else falls back."""
     joined = _SEP.join(paragraphs)
-    if any(odd in joined for odd in _ODD_SPACES) or " " + _SEP in joined or _SEP + " " in joined or joined[:1] == " " or joined[-1:] == " ":
+    edges = "".join([p[:1] + p[-1:] for p in paragraphs])  # a space here: a paragraph starts or ends with one
+    if " " in edges or any(odd in joined for odd in _ODD_SPACES):
         return [len(p.split()) for p in paragraphs]
     return [p.count(" ") + 1 if p else 0 for p in paragraphs]
 
@@ -1042,7 +1052,7 @@ def _modified(mt: _Match, old, new, old_side: _Side, new_side: _Side, moved: boo
         tuple(label for label in CHURN_LABELS if label in churn_labels),
         not substantive_runs and not moved,
     )
-    if not substantive_runs or not any(_HAS_DIGIT.search(t) for i1, i2, _, _ in substantive_runs for t in a[i1:i2]):
+    if not substantive_runs or not any(_HAS_DIGIT.search(" ".join(a[i1:i2])) for i1, i2, _, _ in substantive_runs):
         return change, [], 0
     in_table = one_to_one and " | " in old_text and " | " in new_text
     old_scale, _ = old_tables.at(mt.old[0]) if in_table else (None, None)
@@ -1104,8 +1114,8 @@ def _modified_row(mt: _Match, old_text: str, new_text: str, old_cells: list[str]
         return change, [], 0
     old_scale, _ = old_tables.at(mt.old[0])
     new_scale, periods = new_tables.at(mt.new[0])
-    found, rolled_forward = numbers.table_number_changes(
-        old_text, new_text, old_index=mt.old[0], new_index=mt.new[0], old_scale=old_scale, new_scale=new_scale, periods=periods
+    found, rolled_forward = numbers.row_number_changes(
+        old_cells, new_cells, old_index=mt.old[0], new_index=mt.new[0], old_scale=old_scale, new_scale=new_scale, periods=periods
     )
     return change, found, rolled_forward
 
@@ -1209,8 +1219,7 @@ _SENTENCE_BREAK = re.compile(r"[.!?][\"”’)]?\s+[A-Z“\"]")
 _RUN_IN_TITLE = re.compile(r"^([A-Z“\"][^:]{8,300}?)(:|\.)\s+(?=[A-Z“\"(])")
 
 
-@dataclass(frozen=True)
-class _Unit:
+class _Unit(NamedTuple):
     title: str
     start: int  # first paragraph (the title's, or the run-in paragraph)
     end: int
@@ -1225,15 +1234,11 @@ def _title_case_share(text: str) -> float:
     return sum(w[0].isupper() or not w[0].isalpha() for w in words) / len(words)
 
 
-def _is_furniture(text: str, words: int) -> bool:
-    return words <= 12 and bool(_FURNITURE.search(text))
-
-
 def _segment(item: ItemText, unit: str, words: list[int]) -> tuple[list[_Unit], str]:
     """Split an item into titled sub-sections; (units, segmentation method)."""
     paragraphs = item.paragraphs
     n = len(paragraphs)
-    furniture = [_is_furniture(p, w) for p, w in zip(paragraphs, words)]
+    furniture = [w <= 12 and _FURNITURE.search(p) is not None for p, w in zip(paragraphs, words)]  # running headers, "Table of Contents"
     method = "heading_indices" if item.heading_indices else "text_heuristic"
     nxt = [n] * n  # next paragraph that is not page furniture
     following = n
@@ -1324,6 +1329,8 @@ def _subsections(
     new_of = _unit_index(new_units, len(newer.paragraphs))
     old_words = [sum(old_paragraph_words[u.start : u.end]) for u in old_units]
     new_words = [sum(new_paragraph_words[u.start : u.end]) for u in new_units]
+    old_keys = [_title_key(u.title) for u in old_units]
+    new_keys = [_title_key(u.title) for u in new_units]
 
     overlap: dict[tuple[int, int], float] = {}
     for c in changes:
@@ -1338,14 +1345,14 @@ def _subsections(
     scored = []
     for (u, v), kept in overlap.items():
         score = 2.0 * kept / max(1, old_words[u] + new_words[v])
-        if _title_key(old_units[u].title) == _title_key(new_units[v].title):
+        if old_keys[u] == new_keys[v]:
             score += 1.0
         scored.append((score, u, v))
     title_index: dict[str, list[int]] = {}
-    for v, nu in enumerate(new_units):
-        title_index.setdefault(_title_key(nu.title), []).append(v)
-    for u, ou in enumerate(old_units):
-        for v in title_index.get(_title_key(ou.title), ()):
+    for v, key in enumerate(new_keys):
+        title_index.setdefault(key, []).append(v)
+    for u, key in enumerate(old_keys):
+        for v in title_index.get(key, ()):
             if (u, v) not in overlap:
                 scored.append((1.0, u, v))
     scored.sort(key=lambda t: (-t[0], t[1], t[2]))
@@ -1358,9 +1365,9 @@ def _subsections(
     left_old = [u for u in range(len(old_units)) if u not in pair_of_old]
     left_new = [v for v in range(len(new_units)) if v not in pair_of_new]
     if left_old and left_new and len(left_old) * len(left_new) <= TITLE_PAIRS_LIMIT:
-        title_sets_new = {v: set(_title_key(new_units[v].title).split()) for v in left_new}
+        title_sets_new = {v: set(new_keys[v].split()) for v in left_new}
         for u in left_old:
-            a = set(_title_key(old_units[u].title).split())
+            a = set(old_keys[u].split())
             best = max(((_dice(a, title_sets_new[v]), v) for v in left_new if v not in pair_of_new), default=(0.0, -1))
             if best[0] >= TITLE_THRESHOLD:
                 pair_of_old[u], pair_of_new[best[1]] = best[1], u

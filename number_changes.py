@@ -50,6 +50,7 @@ _NUMERIC_TOKEN = re.compile(
 )
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _STRIP = ".,;:()[]“”\"'’‘"
+_YEARS_IN_CELL = re.compile(r"\b(?:19|20)\d\d\b")
 _SCALE_CAPTION = re.compile(r"\bin\s+(thousands|millions|billions)\b", re.I)
 
 QUANTITY_KINDS = ("amount", "count", "number")
@@ -355,10 +356,10 @@ def header_periods(text: str) -> tuple[str, ...] | None:
     cells = [c.strip() for c in text.split("|")]
     years = []
     for cell in cells:
-        found = re.findall(r"\b(?:19|20)\d\d\b", cell)
+        found = _YEARS_IN_CELL.findall(cell)
         if len(found) == 1:
             years.append(found[0])
-        elif re.search(r"\d", cell):
+        elif _HAS_DIGIT.search(cell):
             return None
     return tuple(years) if len(years) >= 2 else None
 
@@ -458,6 +459,7 @@ _CELL = re.compile(
 )
 _DASHES = frozenset(("—", "–", "-", "--", "—%", "-%", "— %"))
 _MONTH_IN_CELL = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d", re.I)
+_CENTS = re.compile(r"\.\d\d$")  # a per-share amount, not scaled by the caption
 _CELL_FILLERS = frozenset(("$", "US$", "€", "£", "¥", ")", "%", ")%", "%)", "pts", "bps", "x"))
 
 
@@ -485,27 +487,27 @@ def _cell_value(cells: list[str], k: int, table_scale: str | None) -> _Cell | No
                 if found:
                     return _Cell(found.text, None, "date", None, None, found.iso_date)
         return None
-    number = match.group("num")
+    opening, cur, opening2, sign, number, suffix, closing, suffix2 = match.groups()
     after = cells[k + 1] if k + 1 < len(cells) else ""
     before = cells[k - 1] if k > 1 else ""
     value = float(number.replace(",", ""))
-    if match.group("suffix") == "%" or match.group("suffix2") or after.startswith("%") or after == ")%":
+    if suffix == "%" or suffix2 or after.startswith("%") or after == ")%":
         kind, unit, scale = "percent", "%", None
-    elif (match.group("suffix") or "").lower() == "x":
+    elif (suffix or "").lower() == "x":
         kind, unit, scale = "multiple", "x", None
-    elif not match.group("cur") and before not in _CURRENCIES and _YEAR.match(number):
+    elif not cur and before not in _CURRENCIES and _YEAR.match(number):
         return _Cell(number, value, "year", None, None)
     else:
-        currency = match.group("cur") or (before if before.lower() in _CURRENCIES else None)
+        currency = cur or (before if before.lower() in _CURRENCIES else None)
         kind, unit = ("amount", _CURRENCIES[currency.lower()]) if currency else ("number", None)
         scale = table_scale
-        if scale and re.search(r"\.\d\d$", number) and value < 1000:
+        if scale and value < 1000 and _CENTS.search(number):
             scale = None  # "$ | 7.49" under "(in millions, except per-share amounts)"
         if scale:
             value *= SCALES[scale]
-    opened = match.group("open") or match.group("open2") or before == "(" or before.endswith("$(")
-    closed = match.group("close") or after.startswith(")")
-    if match.group("sign") or (opened and closed):
+    opened = opening or opening2 or before == "(" or before.endswith("$(")
+    closed = closing or after.startswith(")")
+    if sign or (opened and closed):
         value = -value
     shown = text.replace("( ", "(").replace(" )", ")")
     if opened and "(" not in shown:
@@ -533,6 +535,22 @@ def table_number_changes(
     old_cells, new_cells = old_text.split(" | "), new_text.split(" | ")
     if len(old_cells) != len(new_cells):
         return None
+    return row_number_changes(
+        old_cells, new_cells, old_index=old_index, new_index=new_index, old_scale=old_scale, new_scale=new_scale, periods=periods
+    )
+
+
+def row_number_changes(
+    old_cells: list[str],
+    new_cells: list[str],
+    *,
+    old_index: int,
+    new_index: int,
+    old_scale: str | None = None,
+    new_scale: str | None = None,
+    periods: tuple[str, ...] | None = None,
+) -> tuple[list[NumberChange], int]:
+    """`table_number_changes` of two rows already split into as many cells (`text.split(" | ")`)."""
     substantive: list[NumberChange] = []
     rolled_forward = 0
     label = new_cells[0]
