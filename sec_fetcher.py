@@ -55,7 +55,7 @@ from exceptions import (
     UnsupportedFiler,
 )
 from job import normalize_ticker
-from rate_limit import Slots, TokenBucket, sec_slots  # noqa: F401  (TokenBucket: re-exported for tests)
+from rate_limit import Slots, sec_slots
 
 log = logging.getLogger("sec_fetcher")
 

@@ -20,6 +20,7 @@ import pytest
 
 from conftest import USER_AGENT, wait_for
 from edgar_standin import EdgarStandIn, Fault, submissions_body
+from rate_limit import TokenBucket
 from exceptions import (
     FilingsUnavailable,
     JobTimeout,
@@ -34,7 +35,6 @@ from sec_fetcher import (
     EdgarClient,
     FilingRef,
     TickerIndex,
-    TokenBucket,
     choose_annual_reports,
     parse_retry_after,
     report_document_candidates,
