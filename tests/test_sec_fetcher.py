@@ -315,9 +315,12 @@ def test_rate_limit_holds_under_16_threads(make_client, edgar):
     assert not errors
     arrivals = sorted(r.received for r in edgar.requests)
     assert len(arrivals) == 2 * len(tickers)  # the ticker list and a submissions body per job
+    # Slots are 1.05/rate apart, so any rate + 1 requests span >= 1.05 s when sent. Arrival stamps are
+    # taken by a thread of this same process: under a loaded test run they can lag by a GIL slice,
+    # hence the tolerance on the window; the mean rate, immune to that jitter, must hold exactly.
     spans = [arrivals[i + rate] - arrivals[i] for i in range(len(arrivals) - rate)]
-    assert min(spans) >= 0.95, f"{rate + 1} requests within {min(spans):.3f} s"
-    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= rate * 1.03
+    assert min(spans) >= 0.85, f"{rate + 1} requests within {min(spans):.3f} s"
+    assert (len(arrivals) - 1) / (arrivals[-1] - arrivals[0]) <= rate
 
 
 def test_token_bucket_does_not_reserve_a_slot_past_the_deadline():
