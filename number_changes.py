@@ -426,25 +426,12 @@ def number_changes_between(
                 if in_table and periods:
                     column = column_of(new_tokens, new, new_stop)
                     period = periods[column] if column < len(periods) else None
-                change = NumberChange(
-                    kind=new.kind if new.kind != "number" else old.kind,
-                    unit=new.unit or old.unit,
-                    old_text=old.text,
-                    new_text=new.text,
-                    old_value=old.value,
-                    new_value=new.value,
-                    scale=new.scale or old.scale,
-                    old_index=old_index,
-                    new_index=new_index,
+                substantive.append(_number_change(
+                    old, new, old_index, new_index,
                     context=new_label if in_table else context_words(new_tokens, new),
                     old_context=old_label if in_table else context_words(old_tokens, old),
-                    in_table=in_table,
-                    row_label=new_label,
-                    period=period,
-                    old_date=old.iso_date,
-                    new_date=new.iso_date,
-                )
-                substantive.append(change)
+                    in_table=in_table, row_label=new_label, period=period,
+                ))
     return substantive, rolled_forward
 
 
@@ -590,7 +577,9 @@ def row_number_changes(
     return substantive, rolled_forward
 
 
-def _table_change(old: _Cell, new: _Cell, label: str, old_label: str, old_index: int, new_index: int, period: str | None) -> NumberChange:
+def _number_change(old, new, old_index: int, new_index: int, *, context: str, old_context: str, in_table: bool,
+                   row_label: str | None, period: str | None) -> NumberChange:
+    """One changed number (prose mention or table cell): the newer side's kind, unit and scale win."""
     return NumberChange(
         kind=new.kind if new.kind != "number" else old.kind,
         unit=new.unit or old.unit,
@@ -601,11 +590,16 @@ def _table_change(old: _Cell, new: _Cell, label: str, old_label: str, old_index:
         scale=new.scale or old.scale,
         old_index=old_index,
         new_index=new_index,
-        context=label,
-        old_context=old_label,
-        in_table=True,
-        row_label=label,
+        context=context,
+        old_context=old_context,
+        in_table=in_table,
+        row_label=row_label,
         period=period,
         old_date=old.iso_date,
         new_date=new.iso_date,
     )
+
+
+def _table_change(old: _Cell, new: _Cell, label: str, old_label: str, old_index: int, new_index: int, period: str | None) -> NumberChange:
+    return _number_change(old, new, old_index, new_index, context=label, old_context=old_label, in_table=True,
+                          row_label=label, period=period)
