@@ -96,7 +96,7 @@ def test_declared_start_command_boots(source, tmp_path):
         port = s.getsockname()[1]
     env = {**os.environ, "PORT": str(port), "APP_ENV": "production", "WORKER_SECRET": WORKER_SECRET,
            "CALLBACK_SECRET": CALLBACK_SECRET, "CALLBACK_ALLOWED_HOSTS": "abc.supabase.co", "SEC_USER_AGENT": USER_AGENT,
-           "SQLITE_PATH": str(tmp_path / "store.db"), "WEB_CONCURRENCY": "1"}
+           "SQLITE_PATH": str(tmp_path / "store.db"), "EDGAR_CACHE_DIR": str(tmp_path / "cache"), "WEB_CONCURRENCY": "1"}
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         def healthy():
