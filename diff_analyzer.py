@@ -349,6 +349,16 @@ def _occurrence_pairs(old_keys: list, new_keys: list, old_ids: list[int], new_id
     return pairs
 
 
+def _backtrack(pairs: list[tuple[int, int]], back: list[int], last: int) -> list[tuple[int, int]]:
+    """The chain ending at pair `last`, followed back through `back`, in order."""
+    chain = []
+    while last >= 0:
+        chain.append(pairs[last])
+        last = back[last]
+    chain.reverse()
+    return chain
+
+
 def _heaviest_chain(pairs: list[tuple[int, int]], weight) -> list[tuple[int, int]]:
     """The increasing (old, new) subsequence of largest total weight; `pairs` sorted by old index.
 
@@ -372,13 +382,7 @@ def _heaviest_chain(pairs: list[tuple[int, int]], weight) -> list[tuple[int, int
         keys[k:end] = [j]
         values[k:end] = [value]
         ids[k:end] = [p]
-    chain = []
-    p = ids[-1] if ids else -1
-    while p >= 0:
-        chain.append(pairs[p])
-        p = back[p]
-    chain.reverse()
-    return chain
+    return _backtrack(pairs, back, ids[-1] if ids else -1)
 
 
 def _gaps(anchors: list[tuple[int, int]], old_lo: int, old_hi: int, new_lo: int, new_hi: int):
@@ -731,13 +735,7 @@ def _longest_increasing(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
         else:
             tails[k] = j
             tail_ids[k] = p
-    chain = []
-    p = tail_ids[-1] if tail_ids else -1
-    while p >= 0:
-        chain.append(pairs[p])
-        p = back[p]
-    chain.reverse()
-    return chain
+    return _backtrack(pairs, back, tail_ids[-1] if tail_ids else -1)
 
 
 def _runs_between(blocks: list[tuple[int, int, int]], lo_a: int, hi_a: int, lo_b: int, hi_b: int) -> list[tuple[int, int, int, int]]:
