@@ -9,6 +9,9 @@ medians over the runs; peak memory is the largest Python allocation (tracemalloc
 extra, untimed run. The baseline is the diff this module replaced: difflib.SequenceMatcher over
 the paragraph lists, every pair of paragraphs inside a replaced block scored with
 SequenceMatcher.ratio, and word-level difflib redlines and counts for the modified ones.
+A second table splits the median by stage (alignment; alignment and word redlines, the output the
+baseline also gives; the whole diff, with table cells, number changes, sub-sections and statistics),
+each against the baseline's part that gives the same output.
 Targets (issue 5): median <= 0.3 s per pair, >= 5x faster than the baseline, 4x input <= 5x time.
 """
 
@@ -24,7 +27,7 @@ from dataclasses import replace
 
 from bench.common import corpus_dir, manifest, table
 
-from diff_analyzer import diff_filings
+from diff_analyzer import _align, _redline, _word_diff, diff_filings
 from section_extractor import ITEM_ORDER, ExtractedFiling, extract_items
 
 TARGET_MEDIAN_SECONDS = 0.3
@@ -49,7 +52,7 @@ def _baseline_redline(a: list[str], b: list[str]) -> str:
     return " ".join(out)
 
 
-def _baseline_item(old: tuple[str, ...], new: tuple[str, ...]) -> dict:
+def _baseline_item(old: tuple[str, ...], new: tuple[str, ...], redlines: bool = True) -> dict:
     changes = []
     for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
         if tag == "equal":
@@ -64,10 +67,13 @@ def _baseline_item(old: tuple[str, ...], new: tuple[str, ...]) -> dict:
                     best, best_score = i, score
             if best is not None and best_score >= 0.5:
                 pending.remove(best)
-                changes.append(("modified", best, j, best_score, _baseline_redline(old[best].split(), new[j].split())))
+                redline = _baseline_redline(old[best].split(), new[j].split()) if redlines else None
+                changes.append(("modified", best, j, best_score, redline))
             else:
                 changes.append(("added", None, j))
         changes.extend(("removed", i, None) for i in pending)
+    if not redlines:
+        return {"changes": changes}
     words_added = words_removed = 0
     for change in changes:
         if change[0] == "added":
@@ -85,6 +91,37 @@ def _baseline_item(old: tuple[str, ...], new: tuple[str, ...]) -> dict:
 
 def difflib_baseline(older: ExtractedFiling, newer: ExtractedFiling) -> dict:
     return {item: _baseline_item(older.items[item].paragraphs, newer.items[item].paragraphs) for item in ITEM_ORDER}
+
+
+def difflib_alignment(older: ExtractedFiling, newer: ExtractedFiling) -> dict:
+    """The baseline's alignment alone: paragraphs matched and changed pairs scored, no redlines."""
+    return {item: _baseline_item(older.items[item].paragraphs, newer.items[item].paragraphs, redlines=False) for item in ITEM_ORDER}
+
+
+# --------------------------------------------------------------------------------------------------
+# Our diff, stage by stage (for the breakdown: where the time goes against the baseline)
+# --------------------------------------------------------------------------------------------------
+
+
+def our_alignment(older: ExtractedFiling, newer: ExtractedFiling) -> None:
+    """Paragraph alignment alone: anchors, digit-blind pairs, similar pairs, moves, splits and merges."""
+    for item in ITEM_ORDER:
+        old, new = older.items[item].paragraphs, newer.items[item].paragraphs
+        if old and new:
+            _align(old, new)
+
+
+def our_alignment_and_redlines(older: ExtractedFiling, newer: ExtractedFiling) -> None:
+    """What the baseline produces: the alignment, then a labelled word redline of every changed unit
+    (no table cells, number changes, sub-sections or statistics)."""
+    for item in ITEM_ORDER:
+        old, new = older.items[item].paragraphs, newer.items[item].paragraphs
+        if not (old and new):
+            continue
+        for match in _align(old, new)[0]:
+            if not match.exact:
+                a, b = " ".join(old[i] for i in match.old).split(), " ".join(new[j] for j in match.new).split()
+                _redline(a, b, _word_diff(a, b, False).runs)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -169,6 +206,24 @@ def main(argv: list[str]) -> int:
         median_row += [statistics.median(theirs), statistics.median(r[6] for r in rows), f"{speedup:.1f}x"]
     title = f"Year-over-year diff, all items, {len(rows)} corpus pairs (wall-clock median of {args.repeat} runs)"
     table(headers, rows + [median_row], title=title)
+
+    if not args.no_baseline:
+        stages = [
+            ("paragraph alignment", our_alignment, difflib_alignment),
+            ("alignment + word redlines", our_alignment_and_redlines, difflib_baseline),
+            ("whole diff", diff_filings, difflib_baseline),
+        ]
+        stage_rows = []
+        for name, ours_fn, theirs_fn in stages:
+            ours_s = statistics.median(median_seconds(ours_fn, o, n, repeat=args.repeat) for _, o, n in extracted)
+            theirs_s = statistics.median(median_seconds(theirs_fn, o, n, repeat=max(1, min(args.repeat, 3))) for _, o, n in extracted)
+            stage_rows.append([name, ours_s, theirs_s, f"{theirs_s / ours_s:.1f}x"])
+        print()
+        table(
+            ["stage", "ours s", "difflib s", "difflib / ours"],
+            stage_rows,
+            title="Where the time goes: median per pair, stage by stage",
+        )
 
     growth_rows = []
     totals: dict[str, list[float]] = {"diff": [], "difflib": []}

@@ -5,8 +5,6 @@ churn labelled, risk factors segmented, and cost that stays small and linear."""
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from collections import Counter
 from dataclasses import replace
 
@@ -137,26 +135,19 @@ def test_split_and_merged_real_paragraphs(pairs):
     assert group.relation == "merged" and group.old_indices == (long, long + 1)
 
 
-def best_of(runs: int, fn, *args) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn(*args)
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def doubled(filing, copies: int):
     return replace(filing, items={k: replace(t, paragraphs=t.paragraphs * copies, heading_indices=()) for k, t in filing.items.items()})
 
 
-def test_cost_is_small_and_grows_linearly(pairs):
-    seconds = [best_of(2, diff_filings, older, newer) for _, older, newer in pairs]
-    assert statistics.median(seconds) < 0.6  # the target is 0.3 s (bench/bench_diff.py); generous for shared CI
+def test_two_copies_of_each_year_give_each_change_twice(pairs):
+    """Concatenated copies (the input of the growth benchmark, bench/bench_diff.py) must align copy
+    with copy: each change found about twice, not a tangle of cross-copy moves. Speed itself is
+    measured by the benchmark, not here."""
     _, older, newer = max(pairs, key=lambda p: sum(t.word_count for t in p[1].items.values()))
-    single = best_of(3, diff_filings, older, newer)
-    quadruple = best_of(2, diff_filings, doubled(older, 4), doubled(newer, 4))
-    assert quadruple < 6.0 * single
+    single = diff_filings(older, newer).to_dict()["totals"]
+    double = diff_filings(doubled(older, 2), doubled(newer, 2)).to_dict()["totals"]
+    for key in ("words_added", "words_removed", "number_changes"):
+        assert 1.9 * single[key] <= double[key] <= 2.1 * single[key], key
 
 
 def test_pg_2025_diff_is_the_same_in_every_process(corpus):
