@@ -18,6 +18,7 @@ from database import RPC_SIGNATURES, SupabaseStore
 from pg_support import SHIM, TABLES, apply_sql_files, fresh_database, function_signatures, migration_files, require_postgres
 
 POLICY_TABLES = ("report_jobs", "reports", "token_transactions", "token_balances")  # users read their own rows
+USER_READS_EVERY_COLUMN = ("token_transactions", "token_balances")  # of the others, only some columns
 ALL_FUNCTIONS = {**RPC_SIGNATURES, "increment_tokens": ("user_id", "amount")}
 
 
@@ -67,10 +68,21 @@ def test_table_privileges(db):
     def privileges(role, table):
         return {p for p in ("SELECT", "INSERT", "UPDATE", "DELETE") if db.execute("SELECT has_table_privilege(%s, %s, %s)", (role, f"public.{table}", p)).fetchone()[0]}
 
+    def readable_columns(role, table):
+        rows = db.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s", (table,)
+        ).fetchall()
+        return {c for (c,) in rows if db.execute("SELECT has_column_privilege(%s, %s, %s, 'SELECT')", (role, f"public.{table}", c)).fetchone()[0]}
+
     for table in TABLES:
         assert privileges("anon", table) == set(), table
-        assert privileges("authenticated", table) == ({"SELECT"} if table in POLICY_TABLES else set()), table
+        assert privileges("authenticated", table) == ({"SELECT"} if table in USER_READS_EVERY_COLUMN else set()), table
         assert privileges("service_role", table) == {"SELECT", "INSERT", "UPDATE", "DELETE"}, table
+    assert readable_columns("authenticated", "report_jobs") == {
+        "job_id", "user_id", "ticker", "status", "stage", "progress", "error_code", "error_message", "report_id",
+        "refunded", "created_at", "updated_at", "started_at", "finished_at",
+    }
+    assert readable_columns("authenticated", "reports") == {"id", "job_id", "user_id", "ticker", "company_name", "report", "is_valid", "created_at"}
 
 
 @pytest.mark.parametrize("name", sorted(ALL_FUNCTIONS))

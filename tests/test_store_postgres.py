@@ -87,6 +87,20 @@ def as_role(conn, role: str, user_id: str | None = None) -> None:
     conn.execute("SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)", (role, json.dumps(claims)))
 
 
+@pytest.mark.parametrize(
+    "table, hidden",
+    [("report_jobs", c) for c in ("fingerprint", "callback_url", "lease_owner", "attempts", "claim_call_id", "error_log_id")]
+    + [("reports", c) for c in ("ai_cost_usd", "total_tokens")],
+)
+def test_rls_users_do_not_see_the_workers_bookkeeping_or_costs(store, database, table, hidden):
+    req = store_job_with_refund(store)
+    with psycopg.connect(database) as conn:
+        as_role(conn, "authenticated", req.user_id)
+        assert conn.execute("SELECT status FROM public.report_jobs WHERE job_id = %s", (req.job_id,)).fetchone() is not None
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"SELECT {hidden} FROM public.{table}")
+
+
 def test_rls_users_read_only_their_own_rows(store, database):
     alice, bob = (store_job_with_refund(store) for _ in range(2))
     with psycopg.connect(database) as conn:

@@ -236,10 +236,19 @@ def test_users_read_only_their_own_rows_and_anon_nothing(store, standin):
         return create_client(standin.url, standin.anon_key, options=options)
 
     user = client(standin.user_token(mine.user_id))
-    for table, column in (("report_jobs", "job_id"), ("reports", "job_id"), ("token_transactions", "job_id")):
-        rows = user.table(table).select("*").execute().data
-        assert [r[column] for r in rows] == [mine.job_id], table
-        assert user.table(table).select("*").eq(column, theirs.job_id).execute().data == []
+    visible = {  # the README's queries; report_jobs and reports show users only these columns
+        "report_jobs": "job_id, status, stage, progress, refunded, error_code, error_message",
+        "reports": "id, job_id, ticker, company_name, report, is_valid, created_at",
+        "token_transactions": "*",
+    }
+    for table, columns in visible.items():
+        rows = user.table(table).select(columns).execute().data
+        assert [r["job_id"] for r in rows] == [mine.job_id], table
+        assert user.table(table).select(columns).eq("job_id", theirs.job_id).execute().data == []
+    for table, hidden in (("report_jobs", "*"), ("report_jobs", "lease_owner"), ("reports", "ai_cost_usd")):
+        with pytest.raises(APIError) as caught:
+            user.table(table).select(hidden).eq("job_id", mine.job_id).execute()
+        assert caught.value.code == "42501", (table, hidden)
     assert user.table("token_balances").select("balance").execute().data == [{"balance": 1}]
     report = user.table("reports").select("report").eq("job_id", mine.job_id).execute().data
     assert report[0]["report"]["ticker"] == "AAPL"
