@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from flask import Flask, Response, current_app, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 import defaults
 import observability
@@ -149,7 +149,9 @@ def _authorize(settings: Settings) -> None:
 def _json_body():
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise UnsupportedMediaType()
-    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH, when a Content-Length says so
+    if request.content_length is None and len(raw) >= defaults.MAX_REQUEST_BYTES and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()  # a chunked body: werkzeug stops reading at the limit, it does not refuse
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting

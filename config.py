@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
@@ -27,6 +28,7 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 @dataclass(frozen=True)
 class Settings:
     app_env: str = defaults.APP_ENV
+    port: int | None = None  # set by Render/Railway; gunicorn.conf.py binds 0.0.0.0:PORT, else 127.0.0.1:8000
     web_concurrency: int = defaults.WEB_CONCURRENCY
     web_threads: int = defaults.WEB_THREADS
     graceful_timeout_seconds: float = defaults.GRACEFUL_TIMEOUT_SECONDS
@@ -169,8 +171,10 @@ class _Reader:
             return default
         try:
             parsed = kind(value)
+            if not math.isfinite(parsed):
+                raise ValueError(value)  # "nan" passes every bound check, "inf" means never
         except ValueError:
-            self.errors.append(f"{name}={value!r} is not a valid {'integer' if kind is int else 'number'}")
+            self.errors.append(f"{name}={value!r} is not a valid {'integer' if kind is int else 'finite number'}")
             return default
         if (minimum is not None and parsed < minimum) or (maximum is not None and parsed > maximum):
             bounds = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
@@ -204,6 +208,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
 
     settings = Settings(
         app_env=app_env,
+        port=r.number("PORT", None, minimum=1, maximum=65535, kind=int),
         web_concurrency=r.number("WEB_CONCURRENCY", defaults.WEB_CONCURRENCY, minimum=1, maximum=64, kind=int),
         web_threads=r.number("WEB_THREADS", defaults.WEB_THREADS, minimum=1, maximum=256, kind=int),
         graceful_timeout_seconds=r.number("GRACEFUL_TIMEOUT_SECONDS", defaults.GRACEFUL_TIMEOUT_SECONDS, minimum=1, maximum=3600),

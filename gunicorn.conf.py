@@ -24,8 +24,8 @@ try:
 except ConfigError as exc:
     raise SystemExit(exc.message) from None
 
-_platform_port = os.environ.get("PORT")  # Render and Railway set PORT; locally we stay on loopback
-bind = f"0.0.0.0:{_platform_port}" if _platform_port else "127.0.0.1:8000"
+# Render and Railway set PORT (it may also come from .env); without it we stay on loopback
+bind = f"0.0.0.0:{_settings.port}" if _settings.port else "127.0.0.1:8000"
 workers = _settings.web_concurrency
 worker_class = "gthread"
 threads = _settings.web_threads

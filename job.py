@@ -62,8 +62,10 @@ _STAGE_PROGRESS = {
     Stage.DONE: 100,
 }
 
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_TICKER = re.compile(r"^[A-Z0-9][A-Z0-9.\-]{0,9}$")
+# fullmatch, never `$`: `$` also matches before a final "\n"
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_TICKER = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,9}")  # ASCII only: "ß".upper() is "SS"
+_URL_CONTROL = re.compile(r"[\x00-\x20\x7f]")  # urlsplit drops tabs and newlines; requests would refuse them
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$")
 MAX_URL_LENGTH = 2048
@@ -147,7 +149,7 @@ def parse_job_request(
     ticker = payload.get("ticker")
     if not isinstance(ticker, str) or not ticker.strip():
         raise InvalidField("ticker is required (e.g. \"AAPL\")", field="ticker")
-    if len(ticker.strip()) > 10 or not _TICKER.match(ticker.strip().upper()):
+    if not _TICKER.fullmatch(ticker.strip()):
         raise InvalidField("ticker must be 1-10 characters of A-Z, 0-9, '.' or '-'", field="ticker")
 
     callback_url = payload.get("callback_url")
@@ -162,6 +164,8 @@ def validate_callback_url(value: Any, allowed_hosts: Iterable[str], *, allow_loc
         raise InvalidField("callback_url must be a URL string", field="callback_url")
     if len(value) > MAX_URL_LENGTH:
         raise InvalidField(f"callback_url must be at most {MAX_URL_LENGTH} characters", field="callback_url")
+    if _URL_CONTROL.search(value):
+        raise InvalidField("callback_url must not contain spaces or control characters", field="callback_url")
     try:
         parts = urlsplit(value)
         host = (parts.hostname or "").lower()
@@ -198,10 +202,10 @@ def _uuid(payload: dict, name: str) -> str:
     value = payload.get(name)
     if value is None:
         raise InvalidField(f"{name} is required (a UUID)", field=name)
-    if not isinstance(value, str) or not _UUID.match(value):
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         raise InvalidField(f"{name} must be a UUID like 123e4567-e89b-12d3-a456-426614174000", field=name)
     return str(uuid.UUID(value))
 
 
 def is_uuid(value: str) -> bool:
-    return bool(_UUID.match(value))
+    return bool(_UUID.fullmatch(value))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
 
@@ -143,6 +144,13 @@ def test_status_needs_auth(client):
         ({"callback_url": "http://localhost:9/cb"}, "callback_url"),
         ({"callback_url": "https://hooks.example.com:99999/cb"}, "callback_url"),
         ({"callback_url": 7}, "callback_url"),
+        # found in review: each once got past validation
+        ({"job_id": "123e4567-e89b-12d3-a456-426614174000\n"}, "job_id"),  # `$` matched before "\n": a 500
+        ({"user_id": "00000000-0000-4000-8000-000000000001\n"}, "user_id"),
+        ({"ticker": "\u00df"}, "ticker"),  # "ß".upper() == "SS": a job for another company
+        ({"ticker": "aap\u0131"}, "ticker"),  # dotless ı upper-cases to I
+        ({"callback_url": "ht\ttps://hooks.example.com/cb"}, "callback_url"),  # urlsplit drops the tab; requests would not
+        ({"callback_url": "https://hooks.example.com/c\nb"}, "callback_url"),
     ],
 )
 def test_bad_fields(client, api, change, field):
@@ -190,6 +198,30 @@ def test_body_over_16_kib_is_413(client, api):
     assert services_of(api).store.get_job(payload["job_id"]) is None
 
 
+def chunked_post(client, body: bytes):
+    """A body sent without Content-Length (Transfer-Encoding: chunked), as gunicorn hands it to the app."""
+    return client.post(
+        "/generate-report",
+        input_stream=io.BytesIO(body),
+        headers={**auth_headers(), "Content-Type": "application/json", "Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_chunked_body_over_16_kib_is_413_even_when_its_first_16_kib_are_valid_json(client, api):
+    """Found in review: werkzeug stopped reading a chunked body at the limit, so the JSON in its first
+    16 KiB was accepted (202, a job) and the rest ignored."""
+    payload = new_payload()
+    head = json.dumps(payload).encode()
+    response = chunked_post(client, head + b" " * (16384 - len(head)) + b"NOT JSON" * 2000)
+    assert response.status_code == 413 and error_of(response)["code"] == "PAYLOAD_TOO_LARGE"
+    assert services_of(api).store.get_job(payload["job_id"]) is None
+
+
+def test_small_chunked_body_is_accepted(client):
+    assert chunked_post(client, json.dumps(new_payload()).encode()).status_code == 202
+
+
 # -- capacity --------------------------------------------------------------------------------------
 
 
@@ -223,8 +255,9 @@ def test_status_of_unknown_job_is_404(client):
     assert response.status_code == 404 and error_of(response)["code"] == "JOB_NOT_FOUND"
 
 
-def test_status_of_malformed_id_is_400(client):
-    response = client.get("/jobs/not-a-uuid/status", headers=auth_headers())
+@pytest.mark.parametrize("job_id", ["not-a-uuid", f"{uuid.UUID(int=7)}%0A"])
+def test_status_of_malformed_id_is_400(client, job_id):
+    response = client.get(f"/jobs/{job_id}/status", headers=auth_headers())
     assert response.status_code == 400 and error_of(response)["field"] == "job_id"
 
 

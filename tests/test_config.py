@@ -41,6 +41,15 @@ def test_sec_rate_can_never_exceed_ten():
     assert Settings.from_env({**GOOD, "SEC_MAX_REQUESTS_PER_SECOND": "10"}).sec_max_requests_per_second == 10
 
 
+@pytest.mark.parametrize("name", ["SEC_MAX_REQUESTS_PER_SECOND", "JOB_TIMEOUT_SECONDS", "HEARTBEAT_INTERVAL_SECONDS", "GRACEFUL_TIMEOUT_SECONDS"])
+@pytest.mark.parametrize("value", ["nan", "NaN", "inf", "-inf"])
+def test_numbers_must_be_finite(name, value):
+    """Found in review: "nan" passed every bound (comparisons with NaN are false), so an SEC rate of
+    nan meant no spacing at all and a job timeout of nan meant none."""
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({**GOOD, name: value})
+
+
 def test_rq_needs_redis():
     with pytest.raises(ConfigError, match="REDIS_URL"):
         Settings.from_env({**GOOD, "QUEUE_BACKEND": "rq"})
@@ -60,6 +69,20 @@ def test_dotenv_is_read_and_the_environment_wins(tmp_path, monkeypatch):
     monkeypatch.delenv("MAX_QUEUED_JOBS", raising=False)
     s = Settings.from_env(dotenv_path=str(dotenv))
     assert s.app_env == "development" and s.max_queued_jobs == 7 and s.job_timeout_seconds == 42
+
+
+def test_gunicorn_binds_the_port_of_dotenv_too(tmp_path, monkeypatch):
+    """Found in review: gunicorn.conf.py read PORT from the process environment only, so a PORT in
+    .env (listed in .env.example) was ignored and the server listened on 127.0.0.1:8000."""
+    import runpy
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
+    (tmp_path / ".env").write_text("APP_ENV=development\nPORT=18799\n")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "0.0.0.0:18799"
+    (tmp_path / ".env").write_text("APP_ENV=development\n")
+    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == "127.0.0.1:8000"
 
 
 def test_fallbacks_apply_only_when_unset():
