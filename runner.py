@@ -53,6 +53,13 @@ class JobControl:
         self.stop_reason = self.stop_reason or reason
         self._stop.set()
 
+    def claimed(self) -> None:
+        """The job is ours from now on. A lease loss noticed before the claim committed (a heartbeat
+        for a job still held by its queued lease) is stale and must not stop it."""
+        if self.stop_reason == "lease_lost" and not self.abandoned:
+            self.stop_reason = None
+            self._stop.clear()
+
     def check(self) -> None:
         """Raise if the job must stop; called between stages and inside long loops."""
         if self.remaining() <= 0:
@@ -94,8 +101,10 @@ class JobWatch:
         """The store says this process no longer holds the job: finished a moment ago, or taken over."""
         if control is None or not running() or control.stop_reason is not None:
             return
-        control.stop("lease_lost")  # harmless if the job has just finished: it checks no more
         current = self.store.get_job(job_id)
+        if current is not None and not current.status.is_terminal and current.lease_owner == self.owner:
+            return  # the heartbeat ran just before this process's claim committed: the job is ours
+        control.stop("lease_lost")  # harmless if the job has just finished: it checks no more
         if current is not None and not current.status.is_terminal:
             log.warning("lease lost to another worker; stopping the job", extra={"lease_owner": current.lease_owner})
 

@@ -153,6 +153,7 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
         if job is None:
             log.info("job not claimable (already running or finished)")
             return store.get_job(job_id)
+        control.claimed()
         log.info("job started", extra={"ticker": job.ticker, "attempt": job.attempts})
         run = _Run(job, services, control, on_progress)
         started = time.monotonic()

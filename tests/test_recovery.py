@@ -257,3 +257,37 @@ def test_sigterm_lets_a_running_job_finish(tmp_path, edgar):
     job = SQLiteStore(str(tmp_path / "store.db")).get_job(payload["job_id"])
     assert job.status is JobStatus.COMPLETED, job
     assert elapsed < 25 and proc.returncode == 0
+
+
+# -- a heartbeat that races the claim ---------------------------------------------------------------
+
+
+class SlowClaimStore(SQLiteStore):
+    """claim_job answers after the first heartbeat (SupabaseStore: a claim retried after a read timeout)."""
+
+    def claim_job(self, job_id, **kw):
+        time.sleep(0.6)  # three heartbeat intervals below
+        return super().claim_job(job_id, **kw)
+
+
+def test_a_heartbeat_before_the_claim_does_not_drop_the_job(tmp_path):
+    """Found in review: the work horse's lease keeper heartbeats from the start; while the job still
+    sat under its queued lease ("rq:reports") the heartbeat failed and flagged `lease_lost`, which
+    stopped the run right after its own claim succeeded. The job stayed `running` with no report and
+    no refund until its lease lapsed and a sweeper failed it as JOB_ABANDONED."""
+    from conftest import make_settings
+    from runner import RQ_QUEUE, JobControl, JobWatch, LeaseKeeper
+    from store_contract import request
+    from worker import Services, process_job
+
+    settings = make_settings(tmp_path, APP_ENV="development", HEARTBEAT_INTERVAL_SECONDS="0.2", JOB_LEASE_SECONDS="2")
+    store = SlowClaimStore(str(tmp_path / "jobs.db"))
+    req = request(callback_url=None)
+    store.create_job(req, lease_owner=f"rq:{RQ_QUEUE}", lease_seconds=930)  # what the web process does with RQ
+
+    services = Services.build(settings, store=store)  # what run_queued_job does in the work horse
+    control = JobControl(job_id=req.job_id, timeout_seconds=settings.job_timeout_seconds)
+    with LeaseKeeper(JobWatch(settings, store, services.owner, services.metrics), req.job_id, control):
+        job = process_job(req.job_id, services, control)
+    assert job.status.is_terminal and control.stop_reason is None
+    assert store.refund_count(req.job_id) == (1 if job.refunded else 0)
