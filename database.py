@@ -301,6 +301,10 @@ CREATE TABLE IF NOT EXISTS callback_attempts (
     error        TEXT,
     duration_ms  INTEGER NOT NULL
 );
+-- one row per attempt, as in PostgreSQL (callback_attempts_once): a replayed record is a no-op.
+-- Stores written before the index existed may hold duplicates; the first record of each stays.
+DELETE FROM callback_attempts WHERE id NOT IN (SELECT min(id) FROM callback_attempts GROUP BY delivery_id, attempt);
+CREATE UNIQUE INDEX IF NOT EXISTS callback_attempts_once ON callback_attempts (delivery_id, attempt);
 """
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
@@ -473,7 +477,7 @@ class SQLiteStore(Store):
                     row["user_id"],
                     report.ticker,
                     report.company_name,
-                    json.dumps(report.body, separators=(",", ":"), default=str),
+                    json.dumps(_plain_json(report.body), separators=(",", ":")),
                     int(report.is_valid),
                     report.ai_cost_usd,
                     report.total_tokens,
@@ -512,7 +516,7 @@ class SQLiteStore(Store):
                     failure.code,
                     failure.message,
                     failure.stage,
-                    json.dumps(failure.details, default=str),
+                    json.dumps(_plain_json(failure.details)),
                     now,
                 ),
             )
@@ -610,7 +614,7 @@ class SQLiteStore(Store):
         now = _ts(utcnow())
         with self._write() as conn:
             conn.execute(
-                """INSERT INTO callback_attempts (delivery_id, attempt, started_at, status_code, error, duration_ms)
+                """INSERT OR IGNORE INTO callback_attempts (delivery_id, attempt, started_at, status_code, error, duration_ms)
                    VALUES (?, ?, ?, ?, ?, ?)""",
                 (delivery_id, attempt, _ts(started_at), status_code, error, duration_ms),
             )
@@ -1025,8 +1029,9 @@ def _json_arg(value: Any) -> Any:
 
 
 def _plain_json(value: Any) -> Any:
-    """What SQLiteStore stores for the same value (non-JSON types become strings)."""
-    return json.loads(json.dumps(value, default=str))
+    """JSON as both stores keep it: non-JSON types become strings, NaN and Infinity become null
+    (jsonb and the HTTP client refuse them; SQLite would store them as non-standard JSON)."""
+    return json.loads(json.dumps(value, default=str), parse_constant=lambda _: None)
 
 
 def _parse_ts(value: str | None) -> datetime | None:

@@ -44,7 +44,7 @@ _STOPWORDS = frozenset(
 _REFERENCE_WORDS = frozenset("page pages p. pp. item items note notes part section sections exhibit exhibits rule article".split())
 _NUMERIC_TOKEN = re.compile(
     r"^(?P<open>[(\[“\"']*)(?P<sign>[-−–](?=\S))?(?P<cur>US\$|[$€£¥])?(?P<sign2>[-−–(])?"
-    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)"
+    r"(?P<num>\d{1,3}(?:,\d{3}){1,5}(?:\.\d+)?|\d{1,18}(?:\.\d+)?)"  # longer digit runs are no figures (and overflow)
     r"(?P<suffix>%|x|bps|bn|mm|[kmb])?(?P<close>[)\]”\"'’]*)[.,;:]*(?P<close2>[)\]]*)$",
     re.I,
 )
@@ -441,7 +441,7 @@ def number_changes_between(
 
 _CELL = re.compile(
     r"^(?P<open>\()?\s*(?P<cur>US\$|[$€£¥])?\s*(?P<open2>\()?\s*(?P<sign>[-−–])?"
-    r"(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)\s*(?P<suffix>%|x|bps)?\s*(?P<close>\))?\s*(?P<suffix2>%)?$",
+    r"(?P<num>\d{1,3}(?:,\d{3}){1,5}(?:\.\d+)?|\d{1,18}(?:\.\d+)?|\.\d+)\s*(?P<suffix>%|x|bps)?\s*(?P<close>\))?\s*(?P<suffix2>%)?$",
     re.I,
 )
 _DASHES = frozenset(("—", "–", "-", "--", "—%", "-%", "— %"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
@@ -188,6 +189,16 @@ class StoreContract:
         assert store.get_report(record.report_id) == record.body
         assert store.refund_count(req.job_id) == 0 and store.token_balance(req.user_id) == 0
 
+    def test_non_finite_numbers_in_a_report_are_stored_as_null(self, store):
+        """Found in review: SQLite kept NaN/Infinity as non-standard JSON and completed the job, while
+        the Supabase client refused to send them and the job failed with INTERNAL_ERROR and a refund."""
+        req = self._running(store)
+        record = report_record()
+        record = replace(record, body={**record.body, "numbers": [float("inf"), float("nan"), -float("inf"), 1.5]})
+        outcome = store.complete_job(req.job_id, owner=OWNER, report=record, refund=False, refund_reason=None)
+        assert outcome.changed and outcome.job.status is JobStatus.COMPLETED
+        assert store.get_report(record.report_id)["numbers"] == [None, None, None, 1.5]
+
     def test_complete_with_refund_refunds_once(self, store):
         req = self._running(store)
         outcome = store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=True, refund_reason="ITEM_MISSING")
@@ -316,6 +327,8 @@ class StoreContract:
         final = store.callback_delivery(req.job_id)
         assert final.status == CALLBACK_DELIVERED and final.attempts == 1 and final.last_status_code == 200
         assert store.claim_due_callbacks(limit=10, claim_seconds=0) == []
+        # one row per attempt, the first record's (SQLite once logged both, PostgreSQL one)
+        assert [(a.attempt, a.status_code) for a in store.callback_attempts(delivery.delivery_id)] == [(1, 200)]
 
     def test_failed_callback_is_not_retried(self, store):
         req = self._running(store)

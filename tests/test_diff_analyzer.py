@@ -300,6 +300,19 @@ def test_negative_in_a_table_cell_is_negative():
     assert diff.stats.number_churn == 2
 
 
+def test_digit_runs_too_long_for_a_figure_are_not_numbers():
+    """Found in review: float() of a 400-digit run is inf, and a change from it has a NaN relative
+    change, which no JSON store accepts. Longer than 18 digits, a run is an identifier, not a figure."""
+    huge = "9" * 400
+    assert number_changes_of(f"Net revenue increased to ${huge} during fiscal 2024 compared with the prior year.",
+                             "Net revenue increased to $7,000 during fiscal 2024 compared with the prior year.") == ()
+    row = diff_item(item([f"Net revenue | {huge} | 5"]), item(["Net revenue | 7,000 | 5"]))
+    assert row.number_changes == ()
+    (change,) = number_changes_of("Net revenue increased to $999,999,999,999,999,999 during fiscal 2024 compared with the prior year.",
+                                  "Net revenue increased to $7,000 during fiscal 2024 compared with the prior year.")
+    assert change.old_value == pytest.approx(1e18)
+
+
 def test_parentheses_in_prose_are_not_a_sign():
     (change,) = number_changes_of("Services revenue rose $5 million (2%) compared with the prior year because of price increases.",
                                   "Services revenue rose $9 million (2%) compared with the prior year because of price increases.")
