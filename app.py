@@ -34,13 +34,14 @@ from exceptions import (
     JobConflict,
     JobNotFound,
     QueueFull,
+    QueueUnavailable,
     ReportWorkerError,
     StoreUnavailable,
     Unauthorized,
     UnsupportedMediaType,
 )
 from job import is_uuid, parse_job_request
-from worker import Services
+from worker import Services, fail_unqueued_job
 
 log = logging.getLogger("app")
 EXTENSION = "report_worker"
@@ -108,7 +109,12 @@ def _register_routes(app: Flask) -> None:
             job, created = services.store.create_job(job_request, lease_owner=lease_owner, lease_seconds=lease_seconds)
             if not created:  # a concurrent duplicate won the race
                 return jsonify(job.status_document()), 200
-            services.runner.submit(job.job_id)
+            try:
+                services.runner.submit(job.job_id)
+            except QueueUnavailable as exc:
+                # recorded, so its token is ours to give back: no worker will ever see it, end it now
+                job = fail_unqueued_job(job.job_id, exc, services) or job
+                log.error("job recorded but not queued", extra={"job_id": job.job_id, "status": job.status.value})
         services.metrics.jobs_accepted.inc()
         log.info("job accepted", extra={"job_id": job.job_id, "ticker": job.ticker})
         return jsonify(job_id=job.job_id, status=job.status.value), 202
@@ -172,6 +178,8 @@ def _error_response(exc: ReportWorkerError) -> Response:
     response.status_code = exc.http_status
     if isinstance(exc, QueueFull):
         response.headers["Retry-After"] = str(exc.retry_after)
+    elif isinstance(exc, QueueUnavailable):
+        response.headers["Retry-After"] = str(defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
     if exc.http_status >= 500:
         log.error("request failed", extra={"code": exc.code, "path": request.path})
     return response

@@ -165,6 +165,16 @@ class StoreUnavailable(JobFailure):
     retryable = True
 
 
+class QueueUnavailable(JobFailure):
+    """QUEUE_BACKEND=rq and Redis refused the job (down, or full under `noeviction`). Before the job is
+    recorded: 503, nothing recorded. After: the job fails at once, refunded, with its callback."""
+
+    code = "QUEUE_UNAVAILABLE"
+    http_status = 503
+    default_message = "the job queue (Redis) did not take the job"
+    retryable = True
+
+
 class StoreRejected(JobFailure):
     """The store refused a call for a reason that retrying will not fix (constraint, bad argument)."""
 

@@ -25,7 +25,7 @@ from typing import Callable, Iterator
 
 import defaults
 from database import FailureRecord, Store
-from exceptions import JobTimeout, LeaseLost, QueueFull, ShuttingDown
+from exceptions import JobTimeout, LeaseLost, QueueFull, QueueUnavailable, ShuttingDown
 from observability import job_context
 
 log = logging.getLogger("runner")
@@ -376,13 +376,21 @@ class RQRunner:
 
     @contextmanager
     def reserve(self) -> Iterator[None]:
+        from redis.exceptions import RedisError
+
         if not self._accepting:
             raise ShuttingDown()
-        if self.queue.count >= self.settings.max_queued_jobs:
+        try:
+            waiting = self.queue.count
+        except RedisError as exc:
+            raise QueueUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
+        if waiting >= self.settings.max_queued_jobs:
             raise QueueFull(retry_after=defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
         yield
 
     def submit(self, job_id: str) -> None:
+        """Raises `QueueUnavailable` when Redis does not take the job."""
+        from redis.exceptions import RedisError
         from rq.exceptions import DuplicateJobError
 
         try:
@@ -398,7 +406,12 @@ class RQRunner:
             )
         except DuplicateJobError:
             log.info("job already enqueued", extra={"job_id": job_id})
-        self._report_depth()
+        except RedisError as exc:
+            raise QueueUnavailable(f"Redis refused the job ({type(exc).__name__})") from None
+        try:
+            self._report_depth()
+        except RedisError:
+            pass  # the job is queued; only the gauge misses this update
 
     def counts(self) -> tuple[int, int]:
         from rq.registry import StartedJobRegistry

@@ -182,7 +182,7 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
             log.warning("job stopped: this worker no longer holds it")
             return store.get_job(job_id)
         except Exception as exc:  # every failure ends the job, typed, exactly once
-            return _fail(job_id, run.stage, exc, services)
+            return _fail(job_id, run.stage, exc, services, owner=services.owner)
         finally:
             services.dispatcher.wake()
 
@@ -239,7 +239,19 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
     return {"report": record, "refund": quality.decision.refund, "refund_reason": quality.decision.reason}
 
 
-def _fail(job_id: str, stage: Stage, exc: BaseException, services: Services) -> Job | None:
+def fail_unqueued_job(job_id: str, exc: JobFailure, services: Services) -> Job | None:
+    """End a job that was recorded but could not be queued: failed, refunded once, callback queued.
+    No runner holds it, so the store acts for anyone. One store call, since a request is waiting;
+    if it fails, lease recovery ends the job later."""
+    job = _fail(job_id, Stage.QUEUED, exc, services, owner=None, budget_seconds=0)
+    services.dispatcher.wake()
+    return job
+
+
+def _fail(
+    job_id: str, stage: Stage, exc: BaseException, services: Services, *, owner: str | None,
+    budget_seconds: float = defaults.STORE_RETRY_BUDGET_SECONDS,
+) -> Job | None:
     failure = as_job_failure(exc)
     if isinstance(exc, JobFailure):
         log.warning("job failed", extra={"code": failure.code, "stage": stage.value, "error": failure.message})
@@ -250,7 +262,7 @@ def _fail(job_id: str, stage: Stage, exc: BaseException, services: Services) -> 
         details["exception"] = type(exc).__name__
     record = FailureRecord(code=failure.code, message=failure.message, stage=stage.value, details=details)
     try:
-        outcome = _store_call(lambda: services.store.fail_job(job_id, failure=record, owner=services.owner))
+        outcome = _store_call(lambda: services.store.fail_job(job_id, failure=record, owner=owner), budget_seconds)
     except Exception:
         # The lease will expire and recovery fails the job later: the refund is delayed, not lost.
         log.critical("could not record the job's failure; leaving it to lease recovery", exc_info=True)

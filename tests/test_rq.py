@@ -97,3 +97,71 @@ def test_a_job_lost_by_redis_is_recovered(rq_settings, redis_db):
     job = store.get_job(payload["job_id"])
     assert job.status is JobStatus.FAILED and job.error.code == "JOB_ABANDONED" and store.refund_count(job.job_id) == 1
     services_of(app).close()
+
+
+# -- Redis refusing the job ---------------------------------------------------------------------------
+
+
+def unused_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def full_redis(tmp_path):
+    """A Redis of our own that is full: `noeviction` (render.yaml's policy) at its memory limit
+    answers reads but refuses every write with OOM."""
+    import shutil
+    import time
+
+    from redis import Redis
+
+    binary = shutil.which("redis-server")
+    require(binary is not None, "redis-server is not installed")
+    port = unused_port()
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: port_open("127.0.0.1", port), timeout=10, message="redis-server")
+        url = f"redis://127.0.0.1:{port}/0"
+        Redis.from_url(url).config_set("maxmemory-policy", "noeviction")
+        Redis.from_url(url).config_set("maxmemory", 1)
+        time.sleep(0.05)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_job_redis_refuses_is_failed_and_refunded_at_once(settings_factory, receiver, full_redis):
+    """Found in review: enqueue raised after the job was recorded; the POST answered 500, a retry
+    answered 200 "queued", and the job sat in no queue until its 15-minute lease lapsed."""
+    settings = settings_factory(APP_ENV="development", QUEUE_BACKEND="rq", REDIS_URL=full_redis)
+    app = create_app(settings)
+    client = app.test_client()
+    payload = new_payload(callback_url=receiver.url)
+    response = client.post("/generate-report", json=payload, headers=auth_headers())
+    assert response.status_code == 202 and response.get_json() == {"job_id": payload["job_id"], "status": "failed"}
+    store = services_of(app).store
+    job = store.get_job(payload["job_id"])
+    assert job.status is JobStatus.FAILED and job.error.code == "QUEUE_UNAVAILABLE" and store.refund_count(job.job_id) == 1
+    retry = client.post("/generate-report", json=payload, headers=auth_headers())
+    assert retry.status_code == 200 and retry.get_json()["status"] == "failed" and store.refund_count(job.job_id) == 1
+    wait_for(lambda: len(receiver.successful()) == 1, message="the failure's callback")
+    services_of(app).close()
+
+
+def test_redis_down_is_503_and_records_nothing(settings_factory):
+    settings = settings_factory(APP_ENV="development", QUEUE_BACKEND="rq", REDIS_URL=f"redis://127.0.0.1:{unused_port()}/0")
+    app = create_app(settings)
+    payload = new_payload()
+    response = app.test_client().post("/generate-report", json=payload, headers=auth_headers())
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.get_json()["error"]["code"] == "QUEUE_UNAVAILABLE"
+    assert services_of(app).store.get_job(payload["job_id"]) is None
+    services_of(app).close()
