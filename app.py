@@ -36,6 +36,7 @@ from exceptions import (
     QueueFull,
     QueueUnavailable,
     ReportWorkerError,
+    ShuttingDown,
     StoreUnavailable,
     Unauthorized,
     UnsupportedMediaType,
@@ -99,22 +100,27 @@ def _register_routes(app: Flask) -> None:
         job_request = parse_job_request(
             payload, allowed_callback_hosts=settings.callback_allowed_hosts, allow_local_http=settings.is_development
         )
-        existing = services.store.get_job(job_request.job_id)
+        existing = _recorded(services, job_request)
         if existing is not None:
-            if existing.fingerprint != job_request.fingerprint():
-                raise JobConflict()
             return jsonify(existing.status_document()), 200
-        with services.runner.reserve():
-            lease_owner, lease_seconds = services.runner.queued_lease()
-            job, created = services.store.create_job(job_request, lease_owner=lease_owner, lease_seconds=lease_seconds)
-            if not created:  # a concurrent duplicate won the race
-                return jsonify(job.status_document()), 200
-            try:
-                services.runner.submit(job.job_id)
-            except QueueUnavailable as exc:
-                # recorded, so its token is ours to give back: no worker will ever see it, end it now
-                job = fail_unqueued_job(job.job_id, exc, services) or job
-                log.error("job recorded but not queued", extra={"job_id": job.job_id, "status": job.status.value})
+        try:
+            with services.runner.reserve():  # the only source of QueueFull, QueueUnavailable, ShuttingDown here
+                lease_owner, lease_seconds = services.runner.queued_lease()
+                job, created = services.store.create_job(job_request, lease_owner=lease_owner, lease_seconds=lease_seconds)
+                if not created:  # a concurrent duplicate won the race
+                    return jsonify(job.status_document()), 200
+                try:
+                    services.runner.submit(job.job_id)
+                except QueueUnavailable as exc:
+                    # recorded, so its token is ours to give back: no worker will ever see it, end it now
+                    job = fail_unqueued_job(job.job_id, exc, services) or job
+                    log.error("job recorded but not queued", extra={"job_id": job.job_id, "status": job.status.value})
+        except (QueueFull, QueueUnavailable, ShuttingDown):
+            # these answers promise "nothing recorded": a concurrent duplicate may have recorded it meanwhile
+            existing = _recorded(services, job_request)
+            if existing is not None:
+                return jsonify(existing.status_document()), 200
+            raise
         services.metrics.jobs_accepted.inc()
         log.info("job accepted", extra={"job_id": job.job_id, "ticker": job.ticker})
         return jsonify(job_id=job.job_id, status=job.status.value), 202
@@ -140,6 +146,14 @@ def _register_routes(app: Flask) -> None:
         if job is None:
             raise JobNotFound()
         return jsonify(job.status_document())
+
+
+def _recorded(services: Services, job_request):
+    """The job already recorded under this job_id, if any; a different payload is a conflict."""
+    existing = services.store.get_job(job_request.job_id)
+    if existing is not None and existing.fingerprint != job_request.fingerprint():
+        raise JobConflict()
+    return existing
 
 
 def _authorize(settings: Settings) -> None:

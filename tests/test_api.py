@@ -10,8 +10,10 @@ import pytest
 
 from app import create_app, services_of
 from conftest import WORKER_SECRET, auth_headers, new_payload, wait_terminal
+from database import SQLiteStore
 from edgar_standin import Fault
 from exceptions import ConfigError
+from worker import Services
 
 
 @pytest.fixture
@@ -234,6 +236,39 @@ def test_full_pool_is_429_and_records_nothing(client, api):
     assert int(response.headers["Retry-After"]) > 0
     assert services_of(api).store.get_job(third["job_id"]) is None
     assert post(client, first).status_code == 200  # a duplicate is still answered when full
+
+
+class LookupBeforeCommitStore(SQLiteStore):
+    """A lookup that misses once, as when a concurrent request with the same job_id commits the job
+    just after this request looked."""
+
+    miss_next: str | None = None
+
+    def get_job(self, job_id):
+        if job_id == self.miss_next:
+            self.miss_next = None
+            return None
+        return super().get_job(job_id)
+
+
+def test_a_duplicate_racing_the_first_request_is_not_told_nothing_was_recorded(settings_factory, edgar):
+    """Found in review: the duplicate of a request in flight could get 429 QUEUE_FULL ("nothing
+    recorded") while the first request recorded the job; a caller that refunds on 429 would then
+    refund a job that runs. A rejection now re-reads the store first."""
+    edgar.add_fault(Fault(pattern=r"company_tickers", kind="slow", delay=3.0, times=None))
+    settings = settings_factory(SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url, MAX_CONCURRENT_JOBS="1", MAX_QUEUED_JOBS="1")
+    store = LookupBeforeCommitStore(settings.sqlite_path)
+    app = create_app(settings, services=Services.build(settings, store=store).start())
+    client = app.test_client()
+    first, filler = new_payload(), new_payload()
+    assert post(client, first).status_code == 202 and post(client, filler).status_code == 202  # every slot taken
+    store.miss_next = first["job_id"]
+    response = post(client, first)  # the duplicate: its lookup missed, and the pool is full
+    assert response.status_code == 200 and response.get_json()["job_id"] == first["job_id"]
+    other = new_payload()
+    response = post(client, other)  # not a duplicate: still 429, nothing recorded
+    assert response.status_code == 429 and store.get_job(other["job_id"]) is None
+    services_of(app).close()
 
 
 # -- status ----------------------------------------------------------------------------------------
