@@ -133,7 +133,11 @@ def _register_routes(app: Flask) -> None:
     def metrics():
         services = services_of(current_app)
         _authorize(services.settings)
-        body, content_type = services.metrics.render()
+        try:
+            services.runner.report_depth()  # the RQ work horses do not keep the queue gauge current
+        except Exception:  # Redis down: the gauge keeps its last value, the rest of the answer stands
+            log.warning("queue depth not refreshed", exc_info=True)
+        body, content_type = services.metrics.render(services.runner.shared_metrics())
         return Response(body, content_type=content_type)
 
     @app.get("/jobs/<job_id>/status")

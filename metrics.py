@@ -4,16 +4,24 @@ Each `Services` owns one `Metrics` with its own registry (no global registry, so
 apps in one process stay apart). Under gunicorn, `gunicorn.conf.py` sets PROMETHEUS_MULTIPROC_DIR
 before any worker imports prometheus_client: every process then writes its samples to files in
 that directory and `render()` aggregates all live processes, whichever process is scraped.
+
+With QUEUE_BACKEND=rq, jobs run in RQ work horses: short-lived processes, on any machine, that no
+scrape reaches. Each horse adds its counters and histograms to totals in Redis when its job ends
+(`add_to_shared`), and `render()` merges those totals into the web service's answer.
 """
 
 from __future__ import annotations
 
+import json
 import os
+from typing import Mapping
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
 
 STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320)
+SHARED_KEY = "report-worker:metrics"  # Redis hash: sample (name, labels) -> total over every RQ work horse
+_SAMPLE_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
 
 
 class Metrics:
@@ -65,12 +73,51 @@ class Metrics:
                     self.claude_tokens.labels(u.model, kind.replace("_tokens", "")).inc(value)
             self.claude_cost.labels(u.model).inc(cost_usd(u))
 
-    def render(self) -> tuple[bytes, str]:
+    def add_to_shared(self, redis) -> None:
+        """Add this process's counters and histograms to the shared totals in Redis. For an RQ work
+        horse, whose registry started at zero with its one job, these are that job's increments."""
+        pipe = redis.pipeline(transaction=False)
+        for family in self.registry.collect():
+            if family.type not in ("counter", "histogram"):
+                continue
+            for sample in family.samples:
+                if sample.value and not sample.name.endswith("_created"):
+                    pipe.hincrbyfloat(SHARED_KEY, json.dumps([sample.name, sorted(sample.labels.items())]), sample.value)
+        pipe.execute()
+
+    def render(self, shared: Mapping | None = None) -> tuple[bytes, str]:
+        """The exposition of this service, plus `shared` totals (the RQ work horses')."""
+        registry = self.registry
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
+        if not shared:
             return generate_latest(registry), CONTENT_TYPE_LATEST
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return generate_latest(_Merged(list(registry.collect()), shared)), CONTENT_TYPE_LATEST
+
+
+class _Merged:
+    """Metric families with shared totals added: to a sample with the same name and labels, or as a
+    new sample of the family the name belongs to. Names no family here knows are left out."""
+
+    def __init__(self, families: list, shared: Mapping) -> None:
+        by_sample_name = {family.name + suffix: family for family in families for suffix in ("", *_SAMPLE_SUFFIXES)}
+        for key, value in sorted(shared.items()):
+            name, labels = json.loads(key)
+            family = by_sample_name.get(name)
+            if family is None:
+                continue
+            labels = dict(labels)
+            for n, sample in enumerate(family.samples):
+                if sample.name == name and sample.labels == labels:
+                    family.samples[n] = sample._replace(value=sample.value + float(value))
+                    break
+            else:
+                family.add_sample(name, labels, float(value))
+        self.families = families
+
+    def collect(self):
+        return self.families
 
 
 def mark_process_dead(pid: int) -> None:

@@ -180,8 +180,12 @@ class ThreadPoolRunner:
             if job_id in self._held:
                 return
             self._held[job_id] = None
-        self._report_depth()
+        self.report_depth()
         self._queue.put(job_id)
+
+    def shared_metrics(self) -> dict:
+        """Totals of processes other than the web's (none: jobs run here)."""
+        return {}
 
     def counts(self) -> tuple[int, int]:
         with self._lock:
@@ -236,7 +240,7 @@ class ThreadPoolRunner:
         with self._lock:
             self._held[job_id] = control
             self._running_in[job_id] = thread
-        self._report_depth()
+        self.report_depth()
         try:
             self.execute(job_id, control)
         except Exception:  # execute handles its own failures; this is the last line of defence
@@ -247,7 +251,7 @@ class ThreadPoolRunner:
                 if self._running_in.get(job_id) is thread:
                     self._held.pop(job_id, None)
                     self._running_in.pop(job_id, None)
-            self._report_depth()
+            self.report_depth()
 
     def _replace_worker(self, job_id: str) -> None:
         """The watchdog failed `job_id` while its thread is stuck: free its slot for the queued jobs."""
@@ -261,9 +265,9 @@ class ThreadPoolRunner:
             if not self._stopping.is_set():
                 self._spawn_worker()
         log.warning("a stuck job thread was retired and replaced", extra={"job_id": job_id})
-        self._report_depth()
+        self.report_depth()
 
-    def _report_depth(self) -> None:
+    def report_depth(self) -> None:
         if self.metrics is not None:
             self.metrics.set_queue_depth(*self.counts())
 
@@ -409,16 +413,28 @@ class RQRunner:
         except RedisError as exc:
             raise QueueUnavailable(f"Redis refused the job ({type(exc).__name__})") from None
         try:
-            self._report_depth()
+            self.report_depth()
         except RedisError:
             pass  # the job is queued; only the gauge misses this update
+
+    def shared_metrics(self) -> dict:
+        """The RQ work horses' counters and histograms, totalled in Redis (`Metrics.add_to_shared`)."""
+        from redis.exceptions import RedisError
+
+        from metrics import SHARED_KEY
+
+        try:
+            return {k.decode(): v.decode() for k, v in self.redis.hgetall(SHARED_KEY).items()}
+        except RedisError:
+            log.warning("the work horses' metrics could not be read from Redis")
+            return {}
 
     def counts(self) -> tuple[int, int]:
         from rq.registry import StartedJobRegistry
 
         return StartedJobRegistry(queue=self.queue).count, self.queue.count
 
-    def _report_depth(self) -> None:
+    def report_depth(self) -> None:
         if self.metrics is not None:
             self.metrics.set_queue_depth(*self.counts())
 

@@ -314,7 +314,18 @@ def run_queued_job(job_id: str) -> str | None:
         # CALLBACK_POLL_INTERVAL_SECONDS. Sending it from here would hold this worker on a slow receiver.
         return job.status.value if job else None
     finally:
+        _add_metrics_to_shared(services)
         services.store.close()
+
+
+def _add_metrics_to_shared(services: Services) -> None:
+    """This work horse's metrics die with it: add them to the totals the web's /metrics shows."""
+    from redis import Redis
+
+    try:
+        services.metrics.add_to_shared(Redis.from_url(services.settings.redis_url))
+    except Exception:  # metrics never fail a job
+        log.warning("could not add this job's metrics to the shared totals", exc_info=True)
 
 
 # --------------------------------------------------------------------------------------------------

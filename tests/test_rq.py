@@ -68,6 +68,14 @@ def test_jobs_run_in_rq_workers(rq_settings, receiver, tmp_path, redis_db):
     failed = store.get_job(bad["job_id"])
     assert failed.status is JobStatus.FAILED and failed.refunded and store.refund_count(bad["job_id"]) == 1
     wait_for(lambda: len(receiver.successful()) == 2, message="both callbacks")
+    # the work horses' counters reach the web service's /metrics (found in review: they died with the horses)
+    metrics = client.get("/metrics", headers=auth_headers()).get_data(as_text=True)
+    assert 'report_jobs_finished_total{outcome="completed"} 1.0' in metrics
+    assert 'report_jobs_finished_total{outcome="failed"} 1.0' in metrics
+    assert 'report_refunds_total{reason="TICKER_NOT_FOUND"} 1.0' in metrics
+    assert 'report_stage_seconds_count{stage="fetching"} 1.0' in metrics  # stage times of completed jobs
+    assert 'report_jobs_in_process{state="queued"} 0.0' in metrics  # refreshed at the scrape
+    assert "report_jobs_accepted_total 2.0" in metrics  # the web's own, still there
     services_of(app).close()
 
 
