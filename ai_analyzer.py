@@ -174,7 +174,7 @@ PRICES: dict[str, ModelPrice] = {
     "claude-haiku-4-5": ModelPrice(input=1.00, output=5.00, cache_write=1.25, cache_read=0.10),
     "claude-sonnet-4-5": ModelPrice(input=3.00, output=15.00, cache_write=3.75, cache_read=0.30),  # retires 2026-11-30
 }
-UNKNOWN_MODEL_PRICE = PRICES["claude-opus-5"]  # an unlisted model is priced high rather than free
+UNKNOWN_MODEL_PRICE = max(PRICES.values(), key=lambda p: (p.output, p.input))  # unlisted: the dearest, never free
 
 
 def price_of(model: str) -> ModelPrice:
@@ -233,6 +233,12 @@ def item_source_text(item_diff: ItemDiff) -> str:
     old = [c.old_text for c in sorted((c for c in item_diff.changes if c.old_text is not None), key=lambda c: c.old_index or 0)]
     new = [c.new_text for c in sorted((c for c in item_diff.changes if c.new_text is not None), key=lambda c: c.new_index or 0)]
     return "\n".join(new) + "\n" + "\n".join(old)
+
+
+def item_shown_text(item_diff: ItemDiff) -> str:
+    """What the model was shown besides the filing's words: the item's number and the diff's counts.
+    A summary may repeat those numbers ("Item 7", "3 paragraphs added")."""
+    return _item_header(item_diff)
 
 
 def _sections(item_diff: ItemDiff) -> list[str]:
@@ -438,6 +444,8 @@ Rules:
 - new_risks / removed_risks: short titles of risk factors added or dropped (empty lists when none).
 """
 
+SYSTEM_TOKENS = estimate_tokens(SYSTEM_PROMPT)
+
 EXECUTIVE_SYSTEM_PROMPT = """You are a securities analyst. From the summary of changes between two consecutive annual
 reports (Form 10-K) of one company, write a 3 to 5 sentence executive summary for an investor: the most
 material changes first. Use only the facts given; every number you write must appear in the input,
@@ -516,14 +524,17 @@ def numbers_in(text: str) -> set[str]:
     return found
 
 
-def check_faithfulness(summary: ItemSummary, source_text: str) -> tuple[str, ...]:
-    """Evidence quotes not found in the source, and numbers the source does not contain."""
+def check_faithfulness(summary: ItemSummary, source_text: str, shown_text: str = "") -> tuple[str, ...]:
+    """Evidence quotes not found in the source, and numbers neither the source nor the rest of what
+    the model was shown (`shown_text`) contains."""
     source = normalize_for_match(source_text)
-    source_numbers = numbers_in(source_text)
+    source_numbers = numbers_in(source_text) | numbers_in(shown_text)
     misses = []
     for change in summary.key_changes:
-        quote = normalize_for_match(change.evidence).strip(" .\"'")
-        if quote and quote not in source:
+        quote = normalize_for_match(change.evidence).strip(" .\"'…")
+        if not quote:
+            misses.append(f"evidence quotes nothing: {change.evidence[:120]!r}")
+        elif quote not in source:
             misses.append(f"evidence not found in the filing: {change.evidence[:120]!r}")
     written = " ".join([summary.headline, *(c.summary for c in summary.key_changes), *summary.new_risks, *summary.removed_risks])
     for number in sorted(numbers_in(written) - source_numbers):
@@ -546,6 +557,30 @@ class _CallFailed(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+class _Spend:
+    """What one report's requests used. The first request of each item is planned within the report's
+    input budget; follow-ups (a repair of an unusable answer, a re-ask of the large model) draw on a
+    second allowance of the same size, reserved by estimate before they are sent, so no pattern of
+    answers takes a report past about twice its budget."""
+
+    def __init__(self, follow_up_allowance: int) -> None:
+        self.follow_up_allowance = follow_up_allowance
+        self.follow_up_reserved = 0
+        self.usage: list[Usage] = []
+        self._lock = threading.Lock()
+
+    def record(self, usage: Usage) -> None:
+        with self._lock:
+            self.usage.append(usage)
+
+    def reserve_follow_up(self, tokens: int) -> bool:
+        with self._lock:
+            if self.follow_up_reserved + tokens > self.follow_up_allowance:
+                return False
+            self.follow_up_reserved += tokens
+            return True
 
 
 class ClaudeSummarizer:
@@ -574,16 +609,9 @@ class ClaudeSummarizer:
             diff,
             report_budget=self.settings.ai_max_input_tokens_per_report,
             item_budget=self.settings.ai_max_input_tokens_per_item,
-            system_tokens=estimate_tokens(SYSTEM_PROMPT),
+            system_tokens=SYSTEM_TOKENS,
         )
-        usage: list[Usage] = []
-        lock = threading.Lock()
-        counter = {"requests": 0}
-
-        def record(u: Usage) -> None:
-            with lock:
-                usage.append(u)
-                counter["requests"] += 1
+        spend = _Spend(follow_up_allowance=self.settings.ai_max_input_tokens_per_report)
 
         results: dict[str, ItemSummary] = {}
         failures: dict[str, str] = {}
@@ -594,10 +622,10 @@ class ClaudeSummarizer:
                                omitted_items=plan.omitted)
         with ThreadPoolExecutor(max_workers=self.settings.ai_max_concurrency, thread_name_prefix="claude") as pool:
             futures = {
-                request.item: pool.submit(contextvars.copy_context().run, self._summarize_item, request, deadline, record)
+                request.item: pool.submit(contextvars.copy_context().run, self._summarize_item, request, deadline, spend)
                 for request in plan.items
             }
-            executive_future = pool.submit(contextvars.copy_context().run, self._executive, plan.executive_prompt, deadline, record)
+            executive_future = pool.submit(contextvars.copy_context().run, self._executive, plan.executive_prompt, deadline, spend)
             for item, future in futures.items():
                 try:
                     results[item] = future.result()
@@ -619,19 +647,22 @@ class ClaudeSummarizer:
             failures=failures,
             invalid_outputs=invalid,
             executive_misses=executive_misses,
-            usage=tuple(usage),
-            requests=counter["requests"],
+            usage=tuple(spend.usage),
+            requests=len(spend.usage),
         )
 
-    def _summarize_item(self, request: ItemRequest, deadline: float, record) -> ItemSummary:
+    def _summarize_item(self, request: ItemRequest, deadline: float, spend: _Spend) -> ItemSummary:
         model = self.small_model if self.small_model and request.estimated_tokens < SMALL_ITEM_TOKENS else self.model
-        summary = self._structured(request.item, request.prompt, model, deadline, record)
-        misses = check_faithfulness(summary, request.source_text)
+        summary = self._structured(request.item, request.prompt, model, deadline, spend)
+        misses = check_faithfulness(summary, request.source_text, request.prompt)
         if misses and model != self.model:
-            log.info("small model unfaithful; escalating", extra={"item": request.item, "misses": len(misses)})
-            model = self.model
-            summary = self._structured(request.item, request.prompt, model, deadline, record)
-            misses = check_faithfulness(summary, request.source_text)
+            if spend.reserve_follow_up(request.estimated_tokens + SYSTEM_TOKENS):
+                log.info("small model unfaithful; escalating", extra={"item": request.item, "misses": len(misses)})
+                model = self.model
+                summary = self._structured(request.item, request.prompt, model, deadline, spend)
+                misses = check_faithfulness(summary, request.source_text, request.prompt)
+            else:
+                log.warning("small model unfaithful; no input budget left to escalate", extra={"item": request.item})
         return ItemSummary(
             item=summary.item,
             headline=summary.headline,
@@ -643,13 +674,15 @@ class ClaudeSummarizer:
             truncated_input=request.truncated,
         )
 
-    def _structured(self, item: str, prompt: str, model: str, deadline: float, record) -> ItemSummary:
+    def _structured(self, item: str, prompt: str, model: str, deadline: float, spend: _Spend) -> ItemSummary:
         """One item request, and at most one repair request when the answer is unusable."""
         max_tokens = self.settings.ai_max_output_tokens_per_item
         messages: list[dict] = [{"role": "user", "content": prompt}]
         problem = None
         for attempt in range(2):
-            message = self._create(model, SYSTEM_PROMPT, messages, ITEM_SCHEMA, max_tokens, deadline, record)
+            if attempt and not spend.reserve_follow_up(SYSTEM_TOKENS + sum(estimate_tokens(m["content"]) for m in messages)):
+                raise _CallFailed(f"invalid output, and no input budget left for a repair: {problem}")
+            message = self._create(model, SYSTEM_PROMPT, messages, ITEM_SCHEMA, max_tokens, deadline, spend)
             text = _answer_text(message)
             if message.stop_reason == "refusal":
                 raise _CallFailed("the model declined to answer (refusal)")
@@ -669,10 +702,12 @@ class ClaudeSummarizer:
             ]
         raise _CallFailed(f"invalid output after a repair attempt: {problem}")
 
-    def _executive(self, prompt: str, deadline: float, record) -> str:
+    def _executive(self, prompt: str, deadline: float, spend: _Spend) -> str:
         messages = [{"role": "user", "content": prompt}]
         for attempt in range(2):
-            message = self._create(self.model, EXECUTIVE_SYSTEM_PROMPT, messages, EXECUTIVE_SCHEMA, 800, deadline, record)
+            if attempt and not spend.reserve_follow_up(sum(estimate_tokens(m["content"]) for m in messages)):
+                break
+            message = self._create(self.model, EXECUTIVE_SYSTEM_PROMPT, messages, EXECUTIVE_SCHEMA, 800, deadline, spend)
             text, problem = parse_executive(_answer_text(message))
             if text:
                 return text
@@ -683,7 +718,7 @@ class ClaudeSummarizer:
             ]
         raise _CallFailed("invalid output after a repair attempt: executive summary")
 
-    def _create(self, model, system, messages, schema, max_tokens, deadline, record):
+    def _create(self, model, system, messages, schema, max_tokens, deadline, spend: _Spend):
         """messages.create with our retry loop: transient errors retried, waits capped, deadline kept."""
         anthropic = self._anthropic
         attempt = 0
@@ -711,7 +746,7 @@ class ClaudeSummarizer:
             except anthropic.APIStatusError as exc:  # 400, 401, 403, 404...: retrying will not help
                 log.error("Claude request rejected", extra={"error": _describe(exc)})
                 raise _CallFailed(_describe(exc)) from exc
-            record(_usage_of(model, message))
+            spend.record(_usage_of(model, message))
             return message
 
     def _retry_wait(self, exc, attempt: int) -> float | None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from ai_analyzer import EXECUTIVE, AiSummaries, check_faithfulness, item_source_text
+from ai_analyzer import EXECUTIVE, AiSummaries, check_faithfulness, item_shown_text, item_source_text, rank_items
 from diff_analyzer import FilingDiff
 from section_extractor import ITEM_ORDER, ITEM_TITLES, ExtractedFiling, ItemStatus, ItemText
 
@@ -361,7 +361,7 @@ def _jaccard(a: set, b: set) -> float:
 def check_summaries(diff: FilingDiff, summaries: AiSummaries) -> list[QualityIssue]:
     issues: list[QualityIssue] = []
     omitted = {o.item for o in summaries.omitted_items}
-    wanted = [d.item for d in diff.ranked() if d.substantive and d.item not in omitted]
+    wanted = [d.item for d in rank_items(diff) if d.item not in omitted]  # the summarizer's own order
     top = set(wanted[:TOP_ITEMS])
     for item in wanted:
         if item in summaries.items:
@@ -395,7 +395,7 @@ def _unfaithful(summary, diff: FilingDiff, provider: str) -> tuple[str, ...]:
     item_diff = diff.items.get(summary.item)
     if item_diff is None:
         return (f"Item {summary.item} is not in the diff",)
-    misses = check_faithfulness(summary, item_source_text(item_diff))
+    misses = check_faithfulness(summary, item_source_text(item_diff), item_shown_text(item_diff))
     if provider == "offline":
         misses = tuple(m for m in misses if not m.startswith("number not in the filing"))
     return tuple(dict.fromkeys(misses + tuple(summary.faithfulness_misses)))

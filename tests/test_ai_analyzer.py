@@ -258,6 +258,53 @@ def test_small_model_is_escalated_when_unfaithful(claude, settings_factory):
     assert result.items["7"].model == "claude-sonnet-5-5" and result.items["7"].faithfulness_misses == ()
 
 
+def test_a_summary_may_name_its_item_and_repeat_the_counts_it_was_shown(claude, settings_factory):
+    """Found in review: "Item 7" and "1 paragraph was reworded" were numbers "not in the filing",
+    so a faithful summary was re-asked of the large model and then refunded as AI_UNFAITHFUL."""
+    from quality_validator import check_summaries
+
+    answer = json.dumps({
+        "headline": "Item 7 now credits wearables, as well as services, for the growth in net sales.",
+        "key_changes": [{"summary": "Net sales rose from $391.0 billion to $394.3 billion; 1 paragraph was reworded.",
+                         "change_type": "numbers", "materiality": "medium", "evidence": "Net sales were $394.3 billion for the year"}],
+        "new_risks": [], "removed_risks": [],
+    })
+    claude.add(Reply.answer(answer, match=only_item("7")))
+    diff = small_diff()
+    result = summarizer(claude, settings_factory).summarize(diff)
+    assert result.items["7"].faithfulness_misses == ()
+    assert [r.body["model"] for r in claude.message_requests() if only_item("7")(r.body)] == ["claude-haiku-5-5"]
+    assert not [i for i in check_summaries(diff, result) if i.code == "AI_UNFAITHFUL"]
+
+
+def test_evidence_that_quotes_nothing_is_a_miss():
+    summary = ItemSummary("7", "Sales grew", (KeyChange("An SEC investigation is pending", "added", "high", "..."),))
+    assert check_faithfulness(summary, "Net sales were $394.3 billion.") == ("evidence quotes nothing: '...'",)
+
+
+def test_follow_ups_stop_at_twice_the_report_budget(claude, settings_factory):
+    """Found in review: repairs and re-asks were never counted against the input budget. With every
+    small-model answer unfaithful and every large-model answer cut off, each item cost three full
+    prompts, and a report about 3x its budget."""
+    older, newer = {}, {}
+    for item in ("1", "1A", "2", "3", "7"):
+        older[item] = [f"In {item} paragraph {n} the company describes exposure {n} to suppliers in plain words." for n in range(30)]
+        newer[item] = [f"In {item} paragraph {n} the company now describes exposure {n} to customers in other words." for n in range(30)]
+    diff = diff_filings(filing(older), filing(newer))
+    unfaithful = json.dumps({"headline": "Up 99%.", "key_changes": [], "new_risks": [], "removed_risks": []})
+    for _ in range(10):
+        claude.add(Reply.answer(unfaithful, match=lambda b: b["model"] == "claude-haiku-5-5"))
+    for _ in range(30):
+        claude.add(Reply.max_tokens(match=lambda b: b["model"] == "claude-sonnet-5-5"))
+    budget = 8000
+    result = summarizer(claude, settings_factory, AI_MAX_INPUT_TOKENS_PER_REPORT=str(budget), AI_MAX_CONCURRENCY="1").summarize(diff)
+    spent = sum(u.input_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens for u in result.usage)
+    denied_repair = any("no input budget left" in reason for reason in result.invalid_outputs.values())
+    denied_escalation = any(s.model == "claude-haiku-5-5" and s.faithfulness_misses for s in result.items.values())
+    assert denied_repair or denied_escalation
+    assert spent <= 2 * budget * 1.15  # follow-ups are reserved by estimate
+
+
 def test_faithfulness_normalises_quotes_and_spaces():
     source = "We rely on \u201cthird-party\u201d suppliers\u2014mainly in Asia.\nRevenue was $1,234.50 million."
     summary = ItemSummary("1A", "Revenue of $1,234.5 million", (KeyChange("s", "modified", "low", 'We rely on "third-party"  suppliers-mainly in Asia'),))
@@ -292,6 +339,11 @@ def test_budgeted_report_is_passed_to_claude(claude, settings_factory):
 
 
 # -- cost ------------------------------------------------------------------------------------------
+
+
+def test_an_unlisted_model_is_priced_as_the_dearest_listed_one():
+    dearest = max(p.input + p.output for p in PRICES.values())
+    assert cost_usd(Usage("claude-fable-5-2", input_tokens=1_000_000, output_tokens=1_000_000)) == pytest.approx(dearest)
 
 
 def test_cost_arithmetic():

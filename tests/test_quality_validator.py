@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from ai_analyzer import EXECUTIVE, AiSummaries, ItemSummary, KeyChange, OfflineSummarizer, OmittedItem
+from ai_analyzer import EXECUTIVE, AiSummaries, ItemSummary, KeyChange, OfflineSummarizer, OmittedItem, rank_items
 from diff_analyzer import diff_filings
 from quality_validator import BLOCKING, WARNING, FilingContext, QualityIssue, decide, validate
 from section_extractor import ITEM_ORDER, ITEM_TITLES, ExtractedFiling, ItemStatus, ItemText
@@ -178,7 +178,7 @@ def _summaries(diff, **changes) -> AiSummaries:
 def test_ai_summary_missing():
     older, newer = filing(0), filing(1)
     diff = diff_filings(older, newer)
-    top = [d.item for d in diff.ranked() if d.substantive]
+    top = [d.item for d in rank_items(diff)]
     summaries = _summaries(diff)
     report = validate(older, newer, diff, replace(summaries, items={k: v for k, v in summaries.items.items() if k != top[0]}), CONTEXT)
     assert any(i.code == "AI_SUMMARY_MISSING" and i.item == top[0] for i in report.blocking)
@@ -189,16 +189,35 @@ def test_ai_summary_missing():
 def test_a_missing_low_ranked_summary_is_a_warning():
     older, newer = filing(0), filing(1)
     diff = diff_filings(older, newer)
-    top = [d.item for d in diff.ranked() if d.substantive]
+    top = [d.item for d in rank_items(diff)]
     summaries = _summaries(diff)
     report = validate(older, newer, diff, replace(summaries, items={k: v for k, v in summaries.items.items() if k != top[-1]}), CONTEXT)
     assert any(i.code == "AI_SUMMARY_MISSING" and i.item == top[-1] and i.severity == WARNING for i in report.issues)
 
 
+def test_the_three_items_that_decide_are_the_summarizers_own():
+    """Found in review: the validator took its top three by raw change score, the summarizer by score
+    times the item's weight. A refused exhibit index (Item 15) then refunded while a refused third
+    summary the reader cares about was only a warning."""
+    older = filing(0)
+    newer = filing(1, **{"15": item(older, "15", paragraphs=prose("15z", 600, 1))})
+    diff = diff_filings(older, newer)
+    raw = [d.item for d in diff.ranked() if d.substantive]
+    weighted = [d.item for d in rank_items(diff)]
+    assert raw[0] == "15" and "15" not in weighted[:3]  # the situation under test
+    summaries = _summaries(diff)
+
+    def without(name):
+        return validate(older, newer, diff, replace(summaries, items={k: v for k, v in summaries.items.items() if k != name}), CONTEXT)
+
+    assert not without("15").decision.refund
+    assert any(i.code == "AI_SUMMARY_MISSING" and i.item == weighted[2] for i in without(weighted[2]).blocking)
+
+
 def test_ai_output_invalid():
     older, newer = filing(0), filing(1)
     diff = diff_filings(older, newer)
-    top = [d.item for d in diff.ranked() if d.substantive][0]
+    top = [d.item for d in rank_items(diff)][0]
     summaries = _summaries(diff)
     broken = replace(summaries, items={k: v for k, v in summaries.items.items() if k != top}, invalid_outputs={top: "not valid JSON"})
     report = validate(older, newer, diff, broken, CONTEXT)
