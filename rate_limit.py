@@ -161,9 +161,14 @@ class FallbackSlots(Slots):
 
 
 def sec_slots(settings) -> Slots:
-    """The widest-shared limiter the settings allow, with the in-process bucket as the fallback."""
+    """The widest-shared limiter the settings allow, with an in-process bucket as the fallback.
+
+    The fallback paces each process at the rate divided by WEB_CONCURRENCY: when the shared slots
+    fail (Redis down, a read-only or full disk), every gunicorn worker of the host falls back at once,
+    and at the full rate each two workers would send 16/s from one IP address (found in review).
+    """
     rate = float(settings.sec_max_requests_per_second)
-    local = TokenBucket(rate)
+    local = TokenBucket(rate / max(1, settings.web_concurrency))
     if settings.redis_url:
         try:
             return FallbackSlots(RedisSlots(settings.redis_url, rate), local)

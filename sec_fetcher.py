@@ -187,12 +187,17 @@ def ticker_variants(ticker: str) -> list[str]:
     return list(dict.fromkeys(variants))
 
 
+SHARE_CLASSES = frozenset("ABC")  # suffixes of common-share classes in company_tickers.json (BRK-B, BF-A, LEN-B)
+
+
 class TickerIndex:
     """company_tickers.json (`{"0": {"cik_str", "ticker", "title"}, ...}`) indexed for lookups.
 
     Order of lookup: the exact ticker (`BRK.B` is written `BRK-B`), then without punctuation
     (`BRKB`), then a share-class base (`BRK` -> BRK-A/BRK-B) — the last two only when they name
-    a single company, so a guess never picks the wrong one.
+    a single company, so a guess never picks the wrong one. Only common-share classes (-A, -B, -C)
+    make a base: preferreds (-PA), warrants (-WT), units (-UN) and rights (-RI) are other securities,
+    often of another company (CELG-RI is Bristol-Myers Squibb's right, not Celgene, which is gone).
     """
 
     def __init__(self, tickers_json: Mapping):
@@ -212,8 +217,9 @@ class TickerIndex:
             titles.setdefault(cik, str(row.get("title") or ""))
             self.exact.setdefault(symbol, (cik, titles[cik]))
             squashed.setdefault(symbol.replace("-", ""), set()).add(cik)
-            if "-" in symbol:
-                bases.setdefault(symbol.split("-", 1)[0], set()).add(cik)
+            base, _, share_class = symbol.partition("-")
+            if share_class in SHARE_CLASSES:
+                bases.setdefault(base, set()).add(cik)
         self.squashed = {k: next(iter(v)) for k, v in squashed.items() if len(v) == 1}
         self.bases = {k: next(iter(v)) for k, v in bases.items() if len(v) == 1}
         self.titles = titles
@@ -927,15 +933,27 @@ class _Truncated(Exception):
 
 
 def _read_body(response: requests.Response, deadline: float | None, max_bytes: int, what: str) -> bytes:
-    """Read the whole body, stopping at the deadline or the size limit; detect truncation."""
+    """Read the whole body, stopping at the deadline or the size limit; detect truncation.
+
+    `read1` returns whatever has arrived, so the deadline is checked as data trickles in; a 64 KiB
+    `iter_content` chunk would wait for all its bytes (found in review: a server sending 200 bytes
+    every half second held a download 40 s past a 3 s deadline, each socket read within its timeout).
+    """
+    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
+
     chunks, total = [], 0
-    for chunk in response.iter_content(chunk_size=1 << 16):
-        total += len(chunk)
-        if total > max_bytes:
-            raise SecBadResponse(f"{what}: the body exceeds {max_bytes // (1024 * 1024)} MB")
-        chunks.append(chunk)
-        if deadline is not None and time.monotonic() >= deadline:
-            raise JobTimeout("the job's time ran out while downloading from SEC EDGAR")
+    try:
+        while chunk := response.raw.read1(1 << 16, decode_content=True):
+            total += len(chunk)
+            if total > max_bytes:
+                raise SecBadResponse(f"{what}: the body exceeds {max_bytes // (1024 * 1024)} MB")
+            chunks.append(chunk)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobTimeout("the job's time ran out while downloading from SEC EDGAR")
+    except (ProtocolError, DecodeError):
+        raise _Truncated() from None
+    except ReadTimeoutError:
+        raise requests.Timeout() from None
     body = b"".join(chunks)
     declared = response.headers.get("Content-Length")
     if declared and declared.isdigit() and not response.headers.get("Content-Encoding") and int(declared) != len(body):

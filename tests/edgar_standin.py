@@ -49,7 +49,7 @@ class Fault:
     """Answer requests whose path matches `pattern` with a fault, `times` times (None: always)."""
 
     pattern: str
-    kind: str  # status | block | slow | truncate | html | empty | reset
+    kind: str  # status | block | slow | truncate | html | empty | reset | trickle (`delay` between 200-byte pieces)
     status: int = 503
     times: int | None = 1
     retry_after: str | None = None
@@ -210,7 +210,13 @@ class EdgarStandIn:
             handler.send_header(name, value)
         handler.end_headers()
         try:
-            handler.wfile.write(body)
+            if fault is not None and fault.kind == "trickle":  # every read gets data, the whole never comes
+                for start in range(0, len(body), 200):
+                    handler.wfile.write(body[start : start + 200])
+                    handler.wfile.flush()
+                    time.sleep(fault.delay)
+            else:
+                handler.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
         if declared_length != len(body):
@@ -231,6 +237,8 @@ class EdgarStandIn:
             return 200, b"<!DOCTYPE html><html><body>Maintenance</body></html>", "text/html", {}
         if fault.kind == "empty":
             return 200, b"", content_type, {}
+        if fault.kind == "trickle":
+            return status, body, content_type, {}
         raise ValueError(fault.kind)
 
     def _route(self, path: str):

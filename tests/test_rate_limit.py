@@ -78,6 +78,13 @@ def test_redis_down_falls_back_to_the_process(tmp_path):
     assert slots.acquire() == 0 and 0.1 < slots.acquire() <= 0.21
 
 
+def test_the_fallback_shares_the_rate_among_the_hosts_workers(settings_factory):
+    """Found in review: with the shared slots unusable, every gunicorn worker fell back to the full
+    rate, so two workers sent 16 requests a second from one IP address."""
+    slots = sec_slots(settings_factory(REDIS_URL="redis://127.0.0.1:1/0", WEB_CONCURRENCY="2", SEC_MAX_REQUESTS_PER_SECOND="8"))
+    assert slots.acquire() == 0 and 0.2 < slots.acquire() <= 0.3  # 4/s in this process, 8/s on the host
+
+
 def test_the_widest_limiter_is_chosen(settings_factory, tmp_path):
     assert isinstance(sec_slots(settings_factory()).primary, FileSlots)
     assert isinstance(sec_slots(settings_factory(REDIS_URL=REDIS_URL)).primary, RedisSlots)

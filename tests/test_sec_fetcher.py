@@ -98,6 +98,19 @@ def test_an_exact_ticker_wins_over_a_squashed_one(ticker_index):
     assert ticker_index.lookup("O.P").cik == ticker_index.lookup("O-P").cik
 
 
+@pytest.mark.parametrize("ticker", ["CELG", "MER", "BML"])
+def test_a_delisted_ticker_is_not_guessed_from_another_companys_security(ticker_index, ticker):
+    """Found in review: CELG (Celgene, delisted 2019) resolved to Bristol-Myers Squibb through its
+    contingent value right CELG-RI; MER and BML to Bank of America through preferreds MER-PK, BML-PG."""
+    with pytest.raises(TickerNotFound):
+        ticker_index.lookup(ticker)
+
+
+@pytest.mark.parametrize("ticker, cik", [("BF", 14693), ("MOG", 67887)])
+def test_a_share_class_base_still_resolves(ticker_index, ticker, cik):
+    assert ticker_index.lookup(ticker).cik == cik
+
+
 def test_unknown_ticker_is_a_typed_error(ticker_index):
     with pytest.raises(TickerNotFound, match="ZZZZZZ"):
         ticker_index.lookup("zzzzzz")
@@ -454,6 +467,16 @@ def test_a_slow_answer_is_cut_at_the_deadline(make_client, edgar):
     with pytest.raises(JobTimeout):
         make_client().latest_annual_reports("AAPL", deadline=soon(0.8))
     assert time.monotonic() - started < 1.2
+
+
+def test_a_trickling_download_is_cut_at_the_deadline(make_client, edgar):
+    """Found in review: a body arriving 200 bytes at a time, each socket read well within its timeout,
+    held a 64 KiB read (and the job) far past its deadline."""
+    edgar.add_fault(Fault(pattern=AAPL_SUBMISSIONS, kind="trickle", delay=0.2, times=None))
+    started = time.monotonic()
+    with pytest.raises(JobTimeout):
+        make_client().latest_annual_reports("AAPL", deadline=soon(1.5))
+    assert time.monotonic() - started < 2.5
 
 
 # --------------------------------------------------------------------------------------------------
