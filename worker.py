@@ -182,6 +182,7 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
             log.warning("job stopped: this worker no longer holds it")
             return store.get_job(job_id)
         except Exception as exc:  # every failure ends the job, typed, exactly once
+            run.finish()  # the failing stage's time counts too: a slow SEC shows in report_stage_seconds
             return _fail(job_id, run.stage, exc, services, owner=services.owner)
         finally:
             services.dispatcher.wake()

@@ -73,7 +73,8 @@ def test_jobs_run_in_rq_workers(rq_settings, receiver, tmp_path, redis_db):
     assert 'report_jobs_finished_total{outcome="completed"} 1.0' in metrics
     assert 'report_jobs_finished_total{outcome="failed"} 1.0' in metrics
     assert 'report_refunds_total{reason="TICKER_NOT_FOUND"} 1.0' in metrics
-    assert 'report_stage_seconds_count{stage="fetching"} 1.0' in metrics  # stage times of completed jobs
+    assert 'report_stage_seconds_count{stage="fetching"} 2.0' in metrics  # the failed job's fetching stage too
+    assert 'report_stage_seconds_count{stage="extracting"} 1.0' in metrics
     assert 'report_jobs_in_process{state="queued"} 0.0' in metrics  # refreshed at the scrape
     assert "report_jobs_accepted_total 2.0" in metrics  # the web's own, still there
     services_of(app).close()
