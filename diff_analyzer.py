@@ -311,6 +311,10 @@ _FISCAL = re.compile(r"^(fy|q[1-4]|[1-4]q|h[12])?'?’?(\d{2}|\d{4})$")
 _HAS_DIGIT = re.compile(r"\d")
 _BARE_CHARS = ".,;:()[]“”\"'’‘"
 _REFERENCE_WORDS = frozenset("page pages p pp item items note notes part section sections exhibit exhibits schedule".split())
+_INDEX_WORDS = frozenset(  # words of the entries of a financial-statement index ("Consolidated Balance Sheets | 52")
+    "statement statements notes report reports balance sheet sheets schedule schedules summary financial firm index "
+    "supplementary quarterly data position equity income operations flows".split()
+)
 
 
 def _shapes(texts: list[str]) -> list[str]:
@@ -947,7 +951,10 @@ class _TableContext:
             elif len(text) > 120:
                 periods = None  # prose: the table is over ("Net sales:" sub-headings are not)
                 if len(text) >= 400:
-                    scale = None
+                    # a long paragraph ends the caption in force, but may end with the next one
+                    # ("... Net sales information is as follows (in millions):", AMZN)
+                    tail = text[-150:]
+                    scale = numbers.scale_caption(tail) if ("illion" in tail or "housand" in tail) else None
             if len(text) < 400 and ("illion" in text or "housand" in text):
                 scale = numbers.scale_caption(text) or scale
         self.scale, self.periods = scale, periods
@@ -1063,11 +1070,14 @@ def _modified(mt: _Match, old, new, old_side: _Side, new_side: _Side, moved: boo
 
 
 def _is_page_index(label: str, old: str, new: str) -> bool:
-    """A row of an index table: "Notes to Consolidated Financial Statements | 34"."""
+    """A row of an index table: "Notes to Consolidated Financial Statements | 34". The label must name
+    a part of a report: "PINNACLE Acetabular Cup System | 920" counts plaintiffs (JNJ), not pages."""
     if not (old.isdigit() and new.isdigit() and len(old) <= 3 and len(new) <= 3) or _HAS_DIGIT.search(label):
         return False
     words = label.split()
-    return len(words) >= 3 and _title_case_share(label) >= 0.6
+    if len(words) < 3 or _title_case_share(label) < 0.6:
+        return False
+    return any(_NON_ALNUM.sub("", w.lower()) in _INDEX_WORDS for w in words)
 
 
 def _modified_row(mt: _Match, old_text: str, new_text: str, old_cells: list[str], new_cells: list[str], moved: bool,

@@ -545,12 +545,7 @@ def row_number_changes(
     for k in compress(range(1, len(new_cells)), map(ne, islice(old_cells, 1, None), islice(new_cells, 1, None))):
         if new_cells[k] in _CELL_FILLERS:
             continue
-        rolled = False
-        for back in range(k - 1, 0, -1):  # the old row's cell one column to the left (more recent)
-            if old_cells[back] not in _CELL_FILLERS:
-                rolled = old_cells[back] == new_cells[k]
-                break
-        if rolled:
+        if _moved_from_another_column(old_cells, new_cells, k):
             rolled_forward += 1
             continue
         old, new = _cell_value(old_cells, k, old_scale), _cell_value(new_cells, k, new_scale)
@@ -575,6 +570,21 @@ def row_number_changes(
             period = periods[column] if column < len(periods) else None
         substantive.append(_table_change(old, new, label, old_cells[0], old_index, new_index, period))
     return substantive, rolled_forward
+
+
+def _moved_from_another_column(old_cells: list[str], new_cells: list[str], k: int) -> bool:
+    """The new cell k holds a figure the old row had in another column that changed too: the years
+    shifted one column (last year's figure now sits under its own year), whichever side the newest
+    year is on (AMZN and GOOGL put it right) and whatever "% change" columns lie between (AAPL).
+    Dashes and zeros are too common to prove a shift."""
+    value = new_cells[k]
+    if value in _DASHES or value.strip("$()% ") in ("0", "0.0", ""):
+        return False
+    return any(
+        old_cells[j] == value and new_cells[j] != value
+        for j in range(1, len(old_cells))
+        if j != k
+    )
 
 
 def _number_change(old, new, old_index: int, new_index: int, *, context: str, old_context: str, in_table: bool,

@@ -313,6 +313,44 @@ def test_digit_runs_too_long_for_a_figure_are_not_numbers():
     assert change.old_value == pytest.approx(1e18)
 
 
+def test_years_shifted_a_column_are_churn_whichever_side_the_newest_year_is_on():
+    """Found in review on real pairs: AMZN and GOOGL put the newest year on the right, AAPL puts "%
+    change" columns between the years; last year's figures, moved under their own year, were
+    reported as changes (451 of AMZN's 1,019 table changes)."""
+    oldest_first = diff_item(item(["(in millions)", "| 2022 | 2023", "Operating activities | $ | 46,752 | $ | 84,946"]),
+                             item(["(in millions)", "| 2023 | 2024", "Operating activities | $ | 84,946 | $ | 115,877"]))
+    assert [(n.old_text, n.new_text) for n in oldest_first.number_changes] == [("84,946", "115,877")]
+    assert oldest_first.stats.number_churn == 1
+    with_change_columns = diff_item(
+        item(["Americas | $ | 167,045 | 3 | % | $ | 162,560 | (4) | % | $ | 169,658"]),
+        item(["Americas | $ | 178,353 | 7 | % | $ | 167,045 | 3 | % | $ | 162,560"]),
+    )
+    assert [(n.old_text, n.new_text) for n in with_change_columns.number_changes] == [("167,045", "178,353"), ("3%", "7%")]
+    assert with_change_columns.stats.number_churn == 3
+
+
+def test_a_count_table_is_not_a_page_index():
+    """Found in review (JNJ 2023->2024): plaintiff counts in a two-column table were labelled page
+    references, trivial, and their changes dropped."""
+    counts = diff_item(item(["PINNACLE Acetabular Cup System | 920"]), item(["PINNACLE Acetabular Cup System | 910"]))
+    (change,) = by_kind(counts, "modified")
+    assert not change.trivial and [(n.old_value, n.new_value) for n in counts.number_changes] == [(920.0, 910.0)]
+    index = diff_item(item(["Consolidated Balance Sheets | 52"]), item(["Consolidated Balance Sheets | 54"]))
+    (change,) = by_kind(index, "modified")
+    assert change.trivial and change.churn == ("reference",) and index.number_changes == ()
+
+
+def test_a_caption_at_the_end_of_a_long_paragraph_scales_the_table():
+    """Found in review (AMZN Item 7): "... Net sales information is as follows (in millions):" ends a
+    481-character paragraph; captions were read only from short ones, so the amounts lost their scale."""
+    lead = "Our segments are North America, International and AWS. " * 7 + "Net sales information is as follows (in millions):"
+    assert len(lead) >= 400
+    diff = diff_item(item([lead, "| 2023 | 2024", "North America | $ | 315,880 | $ | 352,828"]),
+                     item([lead, "| 2024 | 2025", "North America | $ | 352,828 | $ | 390,000"]))
+    (change,) = diff.number_changes
+    assert change.scale == "million" and change.new_value == pytest.approx(390_000e6)
+
+
 def test_parentheses_in_prose_are_not_a_sign():
     (change,) = number_changes_of("Services revenue rose $5 million (2%) compared with the prior year because of price increases.",
                                   "Services revenue rose $9 million (2%) compared with the prior year because of price increases.")
