@@ -55,6 +55,7 @@ SMALL_GAP = 2500  # (old x new) words of a gap without unique words, up to which
 POSITIONAL_MIDDLE = 6  # equally long stretches up to this many words are compared word by word
 STORED_NUMBER_CHANGES = 25  # number changes per item in the compact (stored) form
 SUBSECTION_ITEMS = {"1A": "risk_factor", "1C": "section", "7": "section"}
+RUN_IN_STYLED_LIMIT = 12  # styled headings in 1A from which on risk factors are headings, not run-in titles
 
 CHANGE_KINDS = ("unchanged", "modified", "added", "removed", "moved")
 CHURN_LABELS = ("fiscal_year", "reference", "punctuation", "capitalisation", "whitespace", "layout")
@@ -1285,6 +1286,11 @@ def _segment(item: ItemText, unit: str, words: list[int]) -> tuple[list[_Unit], 
             ):
                 heads.add(k)
 
+    # Run-in titles ("Our business is seasonal. Sales peak ...") are how risk factors are titled when the
+    # styled headings are only their groups (IBM: 6 groups, 26 run-in titles). When the filer styles
+    # each risk factor as a heading, a bold-less sentence that looks like a title is body text
+    # (NVDA FY2025 "On January 15, 2025, the USG published ...", found in review).
+    run_in_titles = not item.heading_indices or len(heads) < RUN_IN_STYLED_LIMIT
     units: list[_Unit] = []
     category: str | None = None
     ordered = sorted(heads)
@@ -1303,7 +1309,7 @@ def _segment(item: ItemText, unit: str, words: list[int]) -> tuple[list[_Unit], 
                 continue
             starts.append((k, p, k + 1))
             units.append(_Unit(p, k, -1, k + 1, category))
-        elif unit == "risk_factor" and not furniture[k]:
+        elif unit == "risk_factor" and run_in_titles and not furniture[k]:
             match = _RUN_IN_TITLE.match(p)
             if match and len(match.group(1).split()) >= 3 and _title_case_share(match.group(1)) >= (0.6 if match.group(2) == ":" else 0.75):
                 starts.append((k, match.group(1), k))

@@ -437,6 +437,25 @@ def test_risk_factors_new_removed_reworded_renamed_unchanged(with_headings):
     assert sub.counts() == {"added": 1, "removed": 1, "reworded": 2, "unchanged": 1}
 
 
+def test_a_body_sentence_is_no_risk_factor_when_the_filer_styles_each_as_a_heading():
+    """Found in review (NVDA FY2025, WMT FY2025): with every risk factor a styled heading, a body
+    paragraph that reads like a run-in title ("On January 15, 2025, the USG published ...") was
+    taken for a new risk factor, and cut the real one short."""
+    entries = [(f"Risk number {n} could adversely affect our results of operations.", RF_BODY["supply"] + f" Case {n}.") for n in range(13)]
+    body_sentence = "On January 15, 2025, the Government published the Interim Final Rule in the Federal Register. It restricts exports of advanced chips to many countries."
+    old = risk_item(entries, True)
+    paragraphs = list(old.paragraphs)
+    position = paragraphs.index(entries[3][1]) + 1  # after the body of the fourth risk factor
+    paragraphs.insert(position, body_sentence)
+    headings = [k + (1 if k >= position else 0) for k in old.heading_indices]
+    new = item(paragraphs, "1A", headings)
+    diff = diff_item(old, new)
+    assert diff.subsections.newer_count == 13
+    assert [c.kind for c in diff.risk_factor_changes].count("added") == 0
+    (grown,) = [c for c in diff.risk_factor_changes if c.kind == "reworded"]
+    assert grown.new_title == entries[3][0] and body_sentence in grown.new_text
+
+
 def test_risk_factor_moved_to_another_place():
     order_old = ("supply", "currency", "competition", "privacy")
     order_new = ("privacy", "supply", "currency", "competition")
