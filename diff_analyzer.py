@@ -935,11 +935,11 @@ class _TableContext:
     of one item, computed forward only as far as the rows asked about."""
 
     paragraphs: tuple[str, ...]
-    state: list[tuple[str | None, tuple[str, ...] | None]] = field(default_factory=list)
+    state: list[tuple[str | None, tuple[str | None, ...] | None]] = field(default_factory=list)
     scale: str | None = None
-    periods: tuple[str, ...] | None = None
+    periods: tuple[str | None, ...] | None = None
 
-    def at(self, index: int) -> tuple[str | None, tuple[str, ...] | None]:
+    def at(self, index: int) -> tuple[str | None, tuple[str | None, ...] | None]:
         state = self.state
         if index < len(state):
             return state[index]

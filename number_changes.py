@@ -349,19 +349,26 @@ def column_of(tokens: list[str], mention: NumberMention, stop: int) -> int:
     return column
 
 
-def header_periods(text: str) -> tuple[str, ...] | None:
-    """A table header row of years ("| 2025 | 2024 | 2023", or dates): the period of each column."""
+def header_periods(text: str) -> tuple[str | None, ...] | None:
+    """A table header row of years ("| 2025 | 2024 | 2023", or dates): the period of each value column.
+
+    A text column after the first year ("2025 | Change | 2024 | Change | 2023", AAPL) is a value
+    column without a period (None): counting it keeps the years over their own figures (found in
+    review: AAPL's 2025 growth rate was labelled 2024).
+    """
     if not is_table_row(text) or len(text) > 400:
         return None
     cells = [c.strip() for c in text.split("|")]
-    years = []
+    periods: list[str | None] = []
     for cell in cells:
         found = _YEARS_IN_CELL.findall(cell)
         if len(found) == 1:
-            years.append(found[0])
+            periods.append(found[0])
         elif _HAS_DIGIT.search(cell):
             return None
-    return tuple(years) if len(years) >= 2 else None
+        elif cell and periods:
+            periods.append(None)
+    return tuple(periods) if sum(p is not None for p in periods) >= 2 else None
 
 
 def context_words(tokens: list[str], mention: NumberMention, before: int = 8, after: int = 6) -> str:
@@ -378,7 +385,7 @@ def number_changes_between(
     in_table: bool,
     old_scale: str | None = None,
     new_scale: str | None = None,
-    periods: tuple[str, ...] | None = None,
+    periods: tuple[str | None, ...] | None = None,
 ) -> tuple[list[NumberChange], int]:
     """The number changes in the changed token ranges of one aligned pair, and how many table
     cells only took the value of the column to their left (prior-year column rolled forward).
@@ -514,7 +521,7 @@ def table_number_changes(
     new_index: int,
     old_scale: str | None = None,
     new_scale: str | None = None,
-    periods: tuple[str, ...] | None = None,
+    periods: tuple[str | None, ...] | None = None,
 ) -> tuple[list[NumberChange], int] | None:
     """Number changes of two aligned table rows, cell by cell, and the count of cells that only
     took last year's value of the column to their left (the prior-year column rolled forward:
@@ -535,7 +542,7 @@ def row_number_changes(
     new_index: int,
     old_scale: str | None = None,
     new_scale: str | None = None,
-    periods: tuple[str, ...] | None = None,
+    periods: tuple[str | None, ...] | None = None,
 ) -> tuple[list[NumberChange], int]:
     """`table_number_changes` of two rows already split into as many cells (`text.split(" | ")`)."""
     substantive: list[NumberChange] = []

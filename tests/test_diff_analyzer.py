@@ -329,6 +329,17 @@ def test_years_shifted_a_column_are_churn_whichever_side_the_newest_year_is_on()
     assert with_change_columns.stats.number_churn == 3
 
 
+def test_change_columns_between_the_years_keep_each_figure_under_its_year():
+    """Found in review (AAPL Item 7, "2025 | Change | 2024 | Change | 2023"): the header's "Change"
+    cells were skipped while the rows' growth rates counted as value columns, so the 2025 growth
+    rate was labelled 2024."""
+    header_old, header_new = "2024 | Change | 2023 | Change | 2022", "2025 | Change | 2024 | Change | 2023"
+    assert numbers.header_periods(header_new) == ("2025", None, "2024", None, "2023")
+    diff = diff_item(item([header_old, "Americas | $ | 167,045 | 3 | % | $ | 162,560 | (4) | % | $ | 169,658"]),
+                     item([header_new, "Americas | $ | 178,353 | 7 | % | $ | 167,045 | 3 | % | $ | 162,560"]))
+    assert [(n.new_text, n.period) for n in diff.number_changes] == [("178,353", "2025"), ("7%", None)]
+
+
 def test_a_count_table_is_not_a_page_index():
     """Found in review (JNJ 2023->2024): plaintiff counts in a two-column table were labelled page
     references, trivial, and their changes dropped."""
