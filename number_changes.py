@@ -403,10 +403,17 @@ def number_changes_between(
     new_stop = label_end(new_tokens) if in_table else 0
     old_label = " ".join(old_tokens[:old_stop]) if in_table else None
     new_label = " ".join(new_tokens[:new_stop]) if in_table else None
-    for i1, i2, j1, j2 in segments:
+    # figures the old text had in any changed run: a new figure equal to one of them moved (a list of
+    # years shifted by one: "$255, $227 and $168 million" for 2024, 2023, 2022 after "$227, $168 and
+    # $120 million"; found in review, NVDA and WMT), it did not change
+    old_mentions = [mentions_in(old_tokens, i1, i2, in_table=in_table, table_scale=old_scale, label_stop=old_stop) for i1, i2, _, _ in segments]
+    changed_old_values: dict[str, set[float]] = {}
+    for m in (m for found in old_mentions for m in found):
+        if m.value and m.family in ("quantity", "percent"):
+            changed_old_values.setdefault(m.family, set()).add(m.value)
+    for (i1, i2, j1, j2), olds in zip(segments, old_mentions):
         if i1 == i2 or j1 == j2:
             continue
-        olds = mentions_in(old_tokens, i1, i2, in_table=in_table, table_scale=old_scale, label_stop=old_stop)
         if not olds:
             continue
         news = mentions_in(new_tokens, j1, j2, in_table=in_table, table_scale=new_scale, label_stop=new_stop)
@@ -414,7 +421,9 @@ def number_changes_between(
             continue
         families = {m.family for m in olds}
         for family in sorted(families) if len(families) > 1 else families:
-            pairs = zip([m for m in olds if m.family == family], [m for m in news if m.family == family])
+            family_olds = [m for m in olds if m.family == family]
+            shifted_values = changed_old_values.get(family, set())
+            pairs = zip(family_olds, [m for m in news if m.family == family])
             for old, new in pairs:
                 if old.anchor in used_old or new.anchor in used_new:
                     continue
@@ -426,7 +435,9 @@ def number_changes_between(
                     continue
                 if family == "date" and is_rolled_date(old.iso_date, new.iso_date):
                     continue
-                if in_table and family == "quantity" and previous_value(old_tokens, old, label_stop=old_stop) == new.value:
+                if new.value in shifted_values or (
+                    in_table and family == "quantity" and previous_value(old_tokens, old, label_stop=old_stop) == new.value
+                ):
                     rolled_forward += 1
                     continue
                 period = None

@@ -340,6 +340,16 @@ def test_change_columns_between_the_years_keep_each_figure_under_its_year():
     assert [(n.new_text, n.period) for n in diff.number_changes] == [("178,353", "2025"), ("7%", None)]
 
 
+def test_a_list_of_years_shifted_by_one_changes_only_its_newest_figure():
+    """Found in review (NVDA FY2024 Item 15): "$255, $227 and $168 million" for 2024, 2023 and 2022
+    after "$227, $168 and $120 million" was read as three changes, two of them pairing other years."""
+    changes = number_changes_of(
+        "Our contribution expense for fiscal years 2023, 2022, and 2021 was $227 million, $168 million, and $120 million, respectively.",
+        "Our contribution expense for fiscal years 2024, 2023, and 2022 was $255 million, $227 million, and $168 million, respectively.",
+    )
+    assert [(c.old_text, c.new_text) for c in changes] == [("$227 million", "$255 million")]
+
+
 def test_a_count_table_is_not_a_page_index():
     """Found in review (JNJ 2023->2024): plaintiff counts in a two-column table were labelled page
     references, trivial, and their changes dropped."""
