@@ -194,10 +194,9 @@ def _error_response(exc: ReportWorkerError) -> Response:
         services_of(current_app).metrics.jobs_rejected.labels(exc.code).inc()
     response = jsonify(_error_body(exc.code, exc.message, exc.field))
     response.status_code = exc.http_status
-    if isinstance(exc, QueueFull):
-        response.headers["Retry-After"] = str(exc.retry_after)
-    elif isinstance(exc, QueueUnavailable):
-        response.headers["Retry-After"] = str(defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
+    retry_after = getattr(exc, "retry_after", None)  # QUEUE_FULL, QUEUE_UNAVAILABLE
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
     if exc.http_status >= 500:
         log.error("request failed", extra={"code": exc.code, "path": request.path})
     return response

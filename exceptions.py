@@ -11,6 +11,8 @@ to operators.
 
 from __future__ import annotations
 
+import defaults
+
 
 class ReportWorkerError(Exception):
     """Base class. Subclasses set `code`, `http_status` and a default message."""
@@ -173,6 +175,7 @@ class QueueUnavailable(JobFailure):
     http_status = 503
     default_message = "the job queue (Redis) did not take the job"
     retryable = True
+    retry_after = defaults.QUEUE_FULL_RETRY_AFTER_SECONDS  # the 503's Retry-After, as for QUEUE_FULL
 
 
 class StoreRejected(JobFailure):

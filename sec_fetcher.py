@@ -41,6 +41,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 import defaults
 from edgar_cache import CacheEntry, EdgarCache, safe_key
@@ -939,8 +940,6 @@ def _read_body(response: requests.Response, deadline: float | None, max_bytes: i
     `iter_content` chunk would wait for all its bytes (found in review: a server sending 200 bytes
     every half second held a download 40 s past a 3 s deadline, each socket read within its timeout).
     """
-    from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
-
     chunks, total = [], 0
     try:
         while chunk := response.raw.read1(1 << 16, decode_content=True):
