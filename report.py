@@ -26,6 +26,7 @@ def build_report(
     pair: AnnualReportPair,
     older: ExtractedFiling,
     newer: ExtractedFiling,
+    key_figures: dict[str, Any],
     diff: FilingDiff,
     summaries: AiSummaries,
     quality: QualityReport,
@@ -49,6 +50,7 @@ def build_report(
                     "financial_statements": f.financial_statements}
             for label, f in (("older", older), ("newer", newer))
         },
+        "key_figures": key_figures,
         "diff": diff.to_dict(with_changes=False),
         "ai_summaries": summaries.to_dict(),
         "ai_provider": summaries.provider,

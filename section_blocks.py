@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 import lxml.html
 from lxml import etree
 
+import xbrl_facts
+from xbrl_facts import FactSightings, InlineXbrl
+
 # Marker characters (Unicode private use; never produced by the text of a filing we care about).
 ROW = "\ue0f0"  # start of a table row
 CELL = "\ue0f2"  # start of a table cell
@@ -28,6 +31,14 @@ PAGE = "\ue0f3"  # page break
 EM_ON, EM_OFF = "\ue0f4", "\ue0f5"  # bold / italic / underline begins, ends
 ANCHOR = "\ue0f6"  # ANCHOR <number> END: a link target starts here
 LINK = "\ue0f7"  # LINK <target id> END: an internal link sits here
+FACT = "\ue0fa"  # FACT <attributes SEP ... SEP printed text> RECORD_END: an inline-XBRL fact is printed here
+SEP = "\ue0fb"  # separates the fields of a FACT, CONTEXT, UNIT or COVER record
+HEADER = "\ue0fc"  # HEADER ... HEADER: what the ix:header declares (contexts, units, hidden facts)
+TABLE = "\ue0fd"  # a <table> starts
+CONTEXT = "\ue0fe"  # CONTEXT <id SEP start SEP end-or-instant (SEP axis SEP member)*> RECORD_END
+UNIT = "\ue0ff"  # UNIT <id (SEP measure | SEP /measure)*> RECORD_END
+COVER = "\ue0f1"  # COVER <name SEP context SEP text> RECORD_END: a dei: cover fact
+RECORD_END = "\ue0ef"  # ends a FACT, CONTEXT, UNIT or COVER record (their text may hold ANCHOR ... END)
 BLOCK = "\ue0f8"  # block boundary
 END = "\ue0f9"
 
@@ -39,6 +50,16 @@ def _entity(char: str) -> bytes:
 # Block elements are separated; inside a table row (mode "cell") blocks only add a space so that one row
 # stays one block, and a nested table starts new rows. Headings (h1-h6) count as emphasised.
 _BLOCK_ELEMENTS = "p|div|li|ul|ol|dl|dt|dd|center|blockquote|pre|section|article|caption|address|header|footer|form|font-block"
+
+
+# Inline XBRL elements, renamed at byte level before parsing ("<ix:nonFraction" -> "<ix-nonFraction"):
+# lxml's HTML parser keeps "ix:" in the name, which an XSLT pattern can only match with a predicate
+# tested against every element (14x slower); a plain name is a hash look-up.
+_FACT_FIELDS = "".join(f'<xsl:value-of select="@{a}"/>{SEP}' for a in xbrl_facts.FACT_ATTRIBUTES)
+_FACT_RECORD = f'{FACT}{_FACT_FIELDS}<xsl:value-of select="."/>{RECORD_END}'
+_COVER_RECORD = f'{COVER}<xsl:value-of select="@name"/>{SEP}<xsl:value-of select="@contextref"/>{SEP}<xsl:value-of select="."/>{RECORD_END}'
+_COVER_FACT = "ix-nonnumeric[starts-with(@name,'dei:')]"
+
 _XSLT = etree.XML(f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform">
 <xsl:output method="text" encoding="utf-8"/>
 <xsl:template match="script|style|head|title|noscript|template|xml"/>
@@ -46,18 +67,30 @@ _XSLT = etree.XML(f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org
 <xsl:template match="h1|h2|h3|h4|h5|h6">{BLOCK}{EM_ON}<xsl:apply-templates/>{EM_OFF}{BLOCK}</xsl:template>
 <xsl:template match="br">{BLOCK}</xsl:template>
 <xsl:template match="hr">{BLOCK}{PAGE}{BLOCK}</xsl:template>
-<xsl:template match="table">{BLOCK}<xsl:apply-templates/>{BLOCK}</xsl:template>
+<xsl:template match="table">{BLOCK}{TABLE}<xsl:apply-templates/>{BLOCK}</xsl:template>
 <xsl:template match="tr">{BLOCK}{ROW}<xsl:apply-templates mode="cell"/>{BLOCK}</xsl:template>
 <xsl:template match="td|th">{CELL}<xsl:apply-templates mode="cell"/></xsl:template>
 <xsl:template match="b|strong|i|em|u">{EM_ON}<xsl:apply-templates/>{EM_OFF}</xsl:template>
 <xsl:template match="a[starts-with(@href,'#')]">{LINK}<xsl:value-of select="substring(@href,2)"/>{END}<xsl:apply-templates/></xsl:template>
+<xsl:template match="ix-nonfraction">{_FACT_RECORD}<xsl:apply-templates/></xsl:template>
+<xsl:template match="{_COVER_FACT}">{_COVER_RECORD}<xsl:apply-templates/></xsl:template>
+<xsl:template match="ix-header">{HEADER}<xsl:apply-templates mode="header"/>{HEADER}</xsl:template>
 <xsl:template match="script|style|noscript|template" mode="cell"/>
 <xsl:template match="td|th" mode="cell">{CELL}<xsl:apply-templates mode="cell"/></xsl:template>
 <xsl:template match="{_BLOCK_ELEMENTS}|br|hr" mode="cell"><xsl:text> </xsl:text><xsl:apply-templates mode="cell"/><xsl:text> </xsl:text></xsl:template>
 <xsl:template match="h1|h2|h3|h4|h5|h6|b|strong|i|em|u" mode="cell">{EM_ON}<xsl:apply-templates mode="cell"/>{EM_OFF}</xsl:template>
-<xsl:template match="table" mode="cell">{BLOCK}<xsl:apply-templates/>{BLOCK}</xsl:template>
+<xsl:template match="table" mode="cell">{BLOCK}{TABLE}<xsl:apply-templates/>{BLOCK}</xsl:template>
 <xsl:template match="a[starts-with(@href,'#')]" mode="cell">{LINK}<xsl:value-of select="substring(@href,2)"/>{END}<xsl:apply-templates mode="cell"/></xsl:template>
+<xsl:template match="ix-nonfraction" mode="cell">{_FACT_RECORD}<xsl:apply-templates mode="cell"/></xsl:template>
+<xsl:template match="{_COVER_FACT}" mode="cell">{_COVER_RECORD}<xsl:apply-templates mode="cell"/></xsl:template>
+<xsl:template match="text()" mode="header"/>
+<xsl:template match="xbrli-context" mode="header">{CONTEXT}<xsl:value-of select="@id"/>{SEP}<xsl:value-of select=".//xbrli-startdate"/>{SEP}<xsl:value-of select=".//xbrli-enddate"/><xsl:value-of select=".//xbrli-instant"/><xsl:for-each select=".//xbrldi-explicitmember|.//xbrldi-typedmember">{SEP}<xsl:value-of select="@dimension"/>{SEP}<xsl:value-of select="normalize-space(.)"/></xsl:for-each>{RECORD_END}</xsl:template>
+<xsl:template match="xbrli-unit" mode="header">{UNIT}<xsl:value-of select="@id"/><xsl:for-each select=".//xbrli-measure">{SEP}<xsl:if test="ancestor::xbrli-unitdenominator">/</xsl:if><xsl:value-of select="normalize-space(.)"/></xsl:for-each>{RECORD_END}</xsl:template>
+<xsl:template match="ix-nonfraction" mode="header">{_FACT_RECORD}<xsl:apply-templates mode="header"/></xsl:template>
+<xsl:template match="{_COVER_FACT}" mode="header">{_COVER_RECORD}<xsl:apply-templates mode="header"/></xsl:template>
 </xsl:stylesheet>""")
+_TRANSFORM = etree.XSLT(_XSLT)
+
 
 _XML_PROLOG = re.compile(rb"^\s*<\?xml[^>]*\?>")
 _STYLE_ATTRIBUTE = re.compile(rb' style="[^"]*"| STYLE="[^"]*"')
@@ -92,6 +125,10 @@ class Document:
     anchors: dict[str, int] = field(default_factory=dict)  # link target (lower case) -> block it points at
     links: list[tuple[int, str]] = field(default_factory=list)  # (block index, target) of each internal link
     furniture: int = 0  # blocks removed as page furniture
+    xbrl: InlineXbrl | None = None  # the inline XBRL facts, when the document has them
+    # block -> the inline XBRL facts printed in it: per table cell (as the block's " | " cells), or one
+    # entry holding every fact of a prose block
+    block_facts: dict[int, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -157,15 +194,13 @@ def html_document(body: bytes) -> Document:
     try:
         text = str(_TRANSFORM(root))
     except etree.XSLTApplyError:  # e.g. nesting deeper than libxslt's template depth
-        text = _plain_walk(root)
+        text = _plain_walk(root)  # without inline XBRL facts
     for char in _ZERO_WIDTH:
         if char in text:
             text = text.replace(char, "")
     raw = _split_blocks(text, target_ids)
-    return _finish(raw, "html")
-
-
-_TRANSFORM = etree.XSLT(_XSLT)
+    xbrl = xbrl_facts.assemble(raw.sightings, xbrl_facts.format_namespaces(root)) if raw.sightings else None
+    return _finish(raw, "html", xbrl)
 
 
 _HREFS = etree.XPath("//a/@href", smart_strings=False)
@@ -198,8 +233,9 @@ _WALK_SKIPPED = frozenset(("script", "style", "head", "title", "noscript", "temp
 
 
 def _plain_walk(root) -> str:
-    """Fallback for the XSLT: the same block, row and cell markers from an iterative walk (no emphasis)."""
-    for element in list(root.iter(*_WALK_SKIPPED)):
+    """Fallback for the XSLT: the same block, row and cell markers from an iterative walk (no emphasis,
+    no inline XBRL facts)."""
+    for element in list(root.iter(*_WALK_SKIPPED, "ix-header")):
         element.drop_tree()
     for element in root.iter():
         tag = element.tag if isinstance(element.tag, str) else ""
@@ -236,17 +272,73 @@ def _mark_bytes(body: bytes) -> bytes:
             lt = low.rfind(b"<", 0, match.start())
             if lt >= 0 and low.rfind(b">", lt, match.start()) < 0:
                 elements.setdefault(lt, set()).add(_HIDDEN)
-    cuts = []
-    pos = low.find(b"<ix:header")
-    while pos >= 0:
-        close = low.find(b">", low.find(b"</ix:header", pos))
-        if close < 0:
-            break
-        cuts.append((pos, close + 1))
-        pos = low.find(b"<ix:header", close)
+    cuts: list[tuple[int, int]] = []
+    prefixes = _xbrl_prefixes(low)
+    headers = _xbrl_headers(low, prefixes[0]) if prefixes else []
     for lt in sorted(elements):
         _element_edits(low, lt, elements[lt], inserts, cuts)
-    return _apply_edits(body, inserts, _merge(cuts))
+    if headers:  # kept for the facts' contexts and units: a hidden <div> around it is not cut
+        cuts = [cut for cut in cuts if not any(cut[0] <= start < cut[1] for start, _ in headers)]
+    marked = _apply_edits(body, inserts, _merge(cuts))
+    return _rename_xbrl_tags(marked, prefixes) if prefixes else marked
+
+
+_XBRL_NAMESPACES = (
+    rb"http://www\.xbrl\.org/2013/inlinexbrl",  # ix
+    rb"http://www\.xbrl\.org/2003/instance",  # xbrli
+    rb"http://xbrl\.org/2006/xbrldi",  # xbrldi
+)
+_XBRL_TAG_NAMES = (b"ix-", b"xbrli-", b"xbrldi-")
+
+
+def _xbrl_prefixes(low: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """The document's own prefixes for ix, xbrli and xbrldi, or None without inline XBRL."""
+    head = low[:30_000]
+    if b"inlinexbrl" not in head:
+        return None
+    found = []
+    for namespace, default in zip(_XBRL_NAMESPACES, (b"ix", b"xbrli", b"xbrldi")):
+        match = re.search(rb'xmlns:([a-z0-9_\-]+)\s*=\s*["\']' + namespace + rb'["\']', head)
+        found.append(match.group(1) if match else default)
+    return found[0], found[1], found[2]
+
+
+def _xbrl_headers(low: bytes, ix: bytes) -> list[tuple[int, int]]:
+    """(start, end) of each ix:header."""
+    opening, closing = b"<" + ix + b":header", b"</" + ix + b":header"
+    out = []
+    pos = low.find(opening)
+    while pos >= 0:
+        close = low.find(b">", low.find(closing, pos))
+        if close < 0:
+            break
+        out.append((pos, close + 1))
+        pos = low.find(opening, close)
+    return out
+
+
+def _rename_xbrl_tags(body: bytes, prefixes: tuple[bytes, bytes, bytes]) -> bytes:
+    """"<ix:nonFraction" -> "<ix-nonFraction" (and the xbrli/xbrldi tags inside each ix:header), so
+    the text pass matches them by plain name."""
+    ix, xbrli, xbrldi = prefixes
+    body = body.replace(b"<" + ix + b":", b"<ix-").replace(b"</" + ix + b":", b"</ix-")
+    parts = []
+    last = 0
+    start = body.find(b"<ix-header")
+    while start >= 0:
+        end = body.find(b"</ix-header", start)
+        if end < 0:
+            break
+        header = body[start:end]
+        for prefix, name in ((xbrli, b"xbrli-"), (xbrldi, b"xbrldi-")):
+            header = header.replace(b"<" + prefix + b":", b"<" + name).replace(b"</" + prefix + b":", b"</" + name)
+        parts += [body[last:start], header]
+        last = end
+        start = body.find(b"<ix-header", end)
+    return b"".join(parts) + body[last:] if parts else body
+
+
+
 
 
 def _inline_styles(low: bytes) -> tuple[list, dict[int, set[str]]]:
@@ -399,16 +491,26 @@ class _RawBlocks:
     page_of: list[int] = field(default_factory=list)
     anchors: dict[str, int] = field(default_factory=dict)
     links: list[tuple[int, str]] = field(default_factory=list)
+    facts: dict[int, tuple[tuple[int, ...], ...]] = field(default_factory=dict)  # block -> facts per cell
+    sightings: FactSightings = field(default_factory=FactSightings)  # inline XBRL records met on the way
 
 
 def _split_blocks(text: str, target_ids: dict[str, int]) -> _RawBlocks:
     """Marked text -> blocks, with rows, emphasis, page index, anchors and links."""
     raw = _RawBlocks()
+    if HEADER in text:  # what the ix:header declares: no text of the document
+        parts = text.split(HEADER)
+        for declared in parts[1::2]:
+            _read_header(declared, raw.sightings)
+        text = "".join(parts[0::2])
+    if FACT in text or COVER in text:
+        text = _take_records(text, raw.sightings)
     texts, page_of, rows, emphasised = raw.texts, raw.page_of, raw.rows, raw.emphasised
     names = {number: name for name, number in target_ids.items()}
     pending_anchors: list[str] = []
     page = 0
     depth = 0
+    table = -1
     has_marker = _ANY_MARKER.search
     for segment in text.split(BLOCK):
         if not segment or segment.isspace():
@@ -423,6 +525,9 @@ def _split_blocks(text: str, target_ids: dict[str, int]) -> _RawBlocks:
                 texts.append(clean)
                 page_of.append(page)
             continue
+        if TABLE in segment:
+            table += segment.count(TABLE)
+            segment = segment.replace(TABLE, "")
         if PAGE in segment:
             page += segment.count(PAGE)
             segment = segment.replace(PAGE, " ")
@@ -440,16 +545,30 @@ def _split_blocks(text: str, target_ids: dict[str, int]) -> _RawBlocks:
             if not is_row:  # a row's runs open and close inside its cells; rows are never sub-headings
                 is_emphasised, depth = _emphasis(segment, depth)
             segment = segment.replace(EM_ON, "").replace(EM_OFF, "")
+        facts = None
         if is_row:
-            cells = " ".join(segment.replace(ROW, " ").split()).split(CELL)
-            clean = " | ".join([cell for cell in map(str.strip, cells) if cell])
+            cells = [cell for cell in map(str.strip, " ".join(segment.replace(ROW, " ").split()).split(CELL)) if cell]
+            if FACT in segment:
+                facts, cells = _cell_facts(cells)
+                label = next((cell for cell in cells if _HAS_LETTER(cell)), None)
+                sighted = raw.sightings.facts
+                where = (max(table, 0), label)
+                for cell_facts in facts:
+                    for number in cell_facts:
+                        sighted[number] = sighted[number][:2] + where
+            clean = " | ".join(cells)
         else:
             if CELL in segment:
                 segment = segment.replace(CELL, " ")
+            if FACT in segment:
+                facts = (tuple(int(n) for n in _FACT_REF.findall(segment)),)
+                segment = _FACT_REF.sub("", segment)
             clean = " ".join(segment.split())
         if not clean:
             continue
         index = len(texts)
+        if facts and any(facts):
+            raw.facts[index] = facts
         texts.append(clean)
         page_of.append(page)
         if is_row:
@@ -464,7 +583,59 @@ def _split_blocks(text: str, target_ids: dict[str, int]) -> _RawBlocks:
     return raw
 
 
-_ANY_MARKER = re.compile("[" + ROW + CELL + PAGE + EM_ON + EM_OFF + ANCHOR + LINK + "]")
+_ANY_MARKER = re.compile("[" + ROW + CELL + PAGE + EM_ON + EM_OFF + ANCHOR + LINK + FACT + TABLE + COVER + "]")
+_RECORD = re.compile("([" + FACT + COVER + CONTEXT + UNIT + "])([^" + RECORD_END + "]*)" + RECORD_END)
+_FACT_REF = re.compile(FACT + "([0-9]+)" + RECORD_END)
+_HAS_LETTER = re.compile(r"[^\W\d_]").search
+
+
+def _read_header(declared: str, sightings: FactSightings) -> None:
+    """Contexts, units and hidden facts declared in an ix:header."""
+    for kind, body in _RECORD.findall(declared):
+        fields = body.split(SEP)
+        if kind == CONTEXT:
+            sightings.contexts.append(fields)
+        elif kind == UNIT:
+            sightings.units.append(fields)
+        elif kind == FACT:
+            sightings.facts.append((fields, True, None, None))
+        else:
+            sightings.cover.append(fields)
+
+
+def _take_records(text: str, sightings: FactSightings) -> str:
+    """Record the facts printed in the text, leaving a short FACT <number> mark where each one is (so
+    each table cell knows its facts); cover records are recorded and removed. Done before anchors are
+    read: a fact's printed text, copied into its record, may hold an anchor marker."""
+    pieces = _RECORD.split(text)  # text, kind, record, text, kind, record, ..., text
+    facts, cover = sightings.facts, sightings.cover
+    for k in range(1, len(pieces), 3):
+        fields = pieces[k + 1].split(SEP)
+        if pieces[k] == FACT:
+            pieces[k] = f"{FACT}{len(facts)}{RECORD_END}"
+            facts.append((fields, False, None, None))
+        else:
+            pieces[k] = ""
+            cover.append(fields)
+        pieces[k + 1] = ""
+    return "".join(pieces)
+
+
+def _cell_facts(cells: list[str]) -> tuple[tuple[tuple[int, ...], ...], list[str]]:
+    """The facts of each cell (markers removed) and the cells left with text: a marker alone in
+    its cell (a fact printed as nothing) joins the next cell with text, if any."""
+    kept: list[str] = []
+    facts: list[tuple[int, ...]] = []
+    pending: list[int] = []
+    for cell in cells:
+        if FACT in cell:
+            pending.extend(int(n) for n in _FACT_REF.findall(cell))
+            cell = _FACT_REF.sub("", cell).strip()
+        if cell:
+            kept.append(cell)
+            facts.append(tuple(pending))
+            pending = []
+    return tuple(facts), kept
 
 
 def _attach(raw: _RawBlocks, pending_anchors: list[str], index: int) -> None:
@@ -575,7 +746,7 @@ _LABEL_AT_START = re.compile(r"^((?:[A-Z]{1,2}-)?\d{1,3})(?:[\s|]|$)")
 _EDGE = 3  # blocks on each side of a page break that may be furniture
 
 
-def _finish(raw: _RawBlocks, source_format: str) -> Document:
+def _finish(raw: _RawBlocks, source_format: str, xbrl: InlineXbrl | None = None) -> Document:
     """Drop page furniture, keeping the number printed on each page; renumber everything."""
     texts, page_of = raw.texts, raw.page_of
     n = len(texts)
@@ -618,6 +789,8 @@ def _finish(raw: _RawBlocks, source_format: str) -> Document:
         anchors={name: remap(i) for name, i in raw.anchors.items()},
         links=[(remap(i), target) for i, target in raw.links],
         furniture=n - len(kept),
+        xbrl=xbrl,
+        block_facts={new_index[i]: facts for i, facts in raw.facts.items() if i in new_index},
     )
 
 

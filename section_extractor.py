@@ -26,7 +26,10 @@ import re
 from dataclasses import dataclass, field
 from enum import Enum
 
+import statement_tables
 from section_blocks import Document, read_document
+from statement_tables import StatementTable
+from xbrl_facts import InlineXbrl
 
 ITEM_ORDER = ("1", "1A", "1B", "1C", "2", "3", "4", "5", "6", "7", "7A", "8", "9", "9A", "9B", "9C", "10", "11", "12", "13", "14", "15", "16")
 ITEM_TITLES = {
@@ -83,6 +86,9 @@ class ItemText:
     heading_indices: tuple[int, ...] = ()
     part: str | None = None  # "I" .. "IV"
     method: str | None = None  # how the item was located: toc_links | headings | cross_reference_index
+    # paragraph index -> the inline XBRL facts printed in it (indices into ExtractedFiling.xbrl.facts):
+    # one tuple per " | " cell of a table row, or a single tuple for a prose paragraph
+    cell_facts: dict[int, tuple[tuple[int, ...], ...]] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -122,6 +128,8 @@ class ExtractedFiling:
     # where the financial statements (a balance sheet and an income statement, each a titled table)
     # are: "Item 8", "Item 15"..., "after the signatures" (F-pages), or None when the filing has none
     financial_statements: str | None = None
+    xbrl: InlineXbrl | None = field(default=None, compare=False, repr=False)  # the document's inline XBRL facts
+    statement_tables: tuple[StatementTable, ...] = field(default=(), compare=False, repr=False)  # printed statements, without XBRL
 
     def item(self, item: str) -> ItemText:
         return self.items[item]
@@ -923,6 +931,7 @@ def extract_items(content: bytes) -> ExtractedFiling:
                 heading_indices=heading_indices,
                 part=ITEM_PARTS[item],
                 method=span.method,
+                cell_facts={n: doc.block_facts[b] for n, b in enumerate(blocks) if b in doc.block_facts} if doc.block_facts else {},
             )
     for item in ITEM_ORDER:
         items.setdefault(item, ItemText(item=item, status=ItemStatus.MISSING, part=ITEM_PARTS[item]))
@@ -937,6 +946,9 @@ def extract_items(content: bytes) -> ExtractedFiling:
         method=method,
         warnings=tuple(warnings),
         financial_statements=financial_statements_location(doc, spans),
+        xbrl=doc.xbrl,
+        # printed statements are read only where no inline XBRL states the figures
+        statement_tables=() if doc.xbrl is not None and len(doc.xbrl) else statement_tables.find(doc.blocks, doc.rows),
     )
 
 

@@ -32,6 +32,7 @@ from database import FailureRecord, ReportRecord, Store, open_store
 from diff_analyzer import diff_filings
 from exceptions import ConfigError, ExtractionFailed, InvalidField, JobFailure, LeaseLost, StoreUnavailable, as_job_failure
 from job import Job, Stage, parse_job_request
+from key_figures import key_figures
 from metrics import Metrics
 from observability import configure_logging, job_context
 from quality_validator import FilingContext, validate
@@ -199,6 +200,10 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
     newer = pipeline.extract(pair.newer.content)
     if older.method == "none" and newer.method == "none":
         raise ExtractionFailed("no item headings were found in either annual report")
+    figures = key_figures(
+        older, newer, older_period=pair.older.ref.period_of_report, newer_period=pair.newer.ref.period_of_report,
+        older_url=pair.older.url, newer_url=pair.newer.url,
+    )
 
     run.enter(Stage.DIFFING)
     diff = pipeline.diff(older, newer)
@@ -220,6 +225,7 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
         pair=pair,
         older=older,
         newer=newer,
+        key_figures=figures,
         diff=diff,
         summaries=summaries,
         quality=quality,
