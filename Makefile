@@ -21,7 +21,7 @@ test: $(INSTALLED)
 	$(PY) -m pytest
 
 ## bench: every benchmark under bench/, each printing a table (installs the extractors we compare with)
-bench: $(INSTALLED)
+bench: $(INSTALLED) $(NODE_INSTALLED)
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m bench
 

@@ -16,7 +16,9 @@ Pure functions over `section_extractor.ExtractedFiling`; the result is plain dat
   gaps); table rows with the same cells are compared cell by cell. Every changed run of words is
   labelled trivial churn (fiscal year rolled forward, page/item/note reference, punctuation,
   capitalisation, whitespace, layout) or substantive: churn is labelled, never dropped.
-* Number changes read from the substantive runs and changed cells (`number_changes.py`).
+* Number changes read from the substantive runs and changed cells (`number_changes.py`): the same
+  metric for the same period, signed; table cells that are inline XBRL facts paired by concept,
+  dimensions and period.
 * Sub-sections (risk factors in 1A, sections in 1C and 7), segmented by the extractor's
   `heading_indices` when it has them, else by text heuristics, and matched through the paragraph
   alignment, so a renamed risk factor with the same body is `reworded`, not added and removed.
@@ -36,10 +38,12 @@ from operator import eq, ne, sub
 from typing import NamedTuple
 
 import number_changes as numbers
-from number_changes import NumberChange
+import number_mentions as mentions
+from key_figures import METRICS
+from number_changes import FactIndex, FiscalYears, NumberChange
 from section_extractor import ITEM_ORDER, ExtractedFiling, ItemStatus, ItemText
 
-DIFF_SCHEMA_VERSION = 2
+DIFF_SCHEMA_VERSION = 3
 
 MODIFIED_THRESHOLD = 0.5  # word-set similarity at which two paragraphs in the same place are one paragraph reworded
 MOVED_THRESHOLD = 0.6  # ... and at which two paragraphs in different places are one paragraph moved
@@ -261,9 +265,37 @@ class ItemDiff:
             body["number_changes"] = [n.to_dict() for n in self.number_changes]
             body["changes"] = [c.to_dict() for c in self.changes if c.kind != "unchanged"]
         else:
-            prose_first = sorted(self.number_changes, key=lambda n: n.in_table)[:STORED_NUMBER_CHANGES]
-            body["number_changes"] = [n.to_dict() for n in prose_first]
+            body["number_changes"] = [n.to_dict() for n in stored_number_changes(self.number_changes)]
         return body
+
+
+KEY_CONCEPTS = frozenset(c for m in METRICS for c in m.concepts)
+_KEY_WORDS = re.compile(
+    r"\b(revenues?|net sales|sales|operating income|operating (profit|loss)|net (income|earnings|loss)|earnings per share|"
+    r"diluted|gross (margin|profit)|operating margin|operating activities|free cash flow|capital expenditures?|"
+    r"total assets|cash and cash equivalents|repurchases?|dividends?)\b", re.I)
+
+
+def touches_key_figure(change: NumberChange) -> bool:
+    """A change of a figure an analyst reads first: a key figure's concept, or a sentence or row naming one."""
+    if change.concept:
+        return change.concept in KEY_CONCEPTS and not change.dimensions
+    return bool(_KEY_WORDS.search(change.row_label if change.in_table else change.context or ""))
+
+
+def stored_number_changes(changes, limit: int = STORED_NUMBER_CHANGES) -> list[NumberChange]:
+    """The number changes a stored report keeps per item: churn left out; those touching key figures
+    first, then what management wrote in prose, then the largest moves; in document order among equals."""
+    def weight(change: NumberChange) -> float:
+        relative = change.relative_change
+        if relative is not None:
+            return min(abs(relative), 10.0)
+        delta = change.delta
+        return min(abs(delta) / 100.0, 10.0) if delta is not None and change.unit in ("%", "pp") else 0.0 if delta is None else min(abs(delta) / 10_000.0, 1.0)
+
+    kept = [c for c in changes if not c.churn]
+    ranked = sorted(enumerate(kept), key=lambda p: (not touches_key_figure(p[1]), p[1].in_table, -weight(p[1]), p[0]))
+    return [change for _, change in ranked[:limit]]
 
 
 @dataclass(frozen=True)
@@ -287,6 +319,7 @@ class FilingDiff:
                 "words_added": sum(d.stats.words_added for d in items),
                 "words_removed": sum(d.stats.words_removed for d in items),
                 "number_changes": sum(d.stats.number_changes for d in items),
+                "number_churn": sum(d.stats.number_churn for d in items),
                 "risk_factors": next((d.subsections.counts() for d in items if d.risk_factor_changes), None),
             },
         }
@@ -811,7 +844,7 @@ def _churn_label(a: list[str], b: list[str], run: tuple[int, int, int, int], sho
                 continue
             if _rolled_year(bx, by):
                 rolled = True
-            elif bx.isdigit() and by.isdigit() and int(bx) <= 31 and int(by) <= 31 and i1 + k and _bare(a[i1 + k - 1]) in numbers.MONTHS:
+            elif bx.isdigit() and by.isdigit() and int(bx) <= 31 and int(by) <= 31 and i1 + k and _bare(a[i1 + k - 1]) in mentions.MONTHS:
                 days = True
             else:
                 ok = False
@@ -844,7 +877,7 @@ def _token_churn(a: list[str], b: list[str], i: int, j: int, short: bool) -> str
         if len(bx) == 4 and len(by) == 4 and bx[:2] in ("19", "20") and int(by) == int(bx) + 1:
             return "fiscal_year"
         previous = _bare(a[i - 1]).rstrip(".") if i else ""
-        if len(bx) <= 2 and len(by) <= 2 and previous in numbers.MONTHS and i + 1 < len(a) and j + 1 < len(b):
+        if len(bx) <= 2 and len(by) <= 2 and previous in mentions.MONTHS and i + 1 < len(a) and j + 1 < len(b):
             if _rolled_year(_bare(a[i + 1]), _bare(b[j + 1])):
                 return "fiscal_year"  # the day of a fiscal year-end date ("September 28, 2024")
         if previous in _REFERENCE_WORDS:
@@ -931,34 +964,42 @@ def _presence(older: ItemText, newer: ItemText) -> str:
 
 @dataclass
 class _TableContext:
-    """Caption scale ("in millions") and header periods ("| 2025 | 2024") in force at each paragraph
-    of one item, computed forward only as far as the rows asked about."""
+    """Caption scale ("in millions"), header periods ("| 2025 | 2024") and the unit each value column
+    showed on an earlier row ("$", "%") in force at each paragraph of one item, computed forward
+    only as far as the rows asked about."""
 
     paragraphs: tuple[str, ...]
-    state: list[tuple[str | None, tuple[str | None, ...] | None]] = field(default_factory=list)
+    state: list[tuple[str | None, tuple[str | None, ...] | None, tuple[str | None, ...]]] = field(default_factory=list)
     scale: str | None = None
     periods: tuple[str | None, ...] | None = None
+    units: tuple[str | None, ...] = ()
 
-    def at(self, index: int) -> tuple[str | None, tuple[str | None, ...] | None]:
+    def at(self, index: int) -> tuple[str | None, tuple[str | None, ...] | None, tuple[str | None, ...]]:
         state = self.state
         if index < len(state):
             return state[index]
-        scale, periods = self.scale, self.periods
+        scale, periods, units = self.scale, self.periods, self.units
         for text in self.paragraphs[len(state) : index + 1]:
-            state.append((scale, periods))
+            state.append((scale, periods, units))
             if " | " in text:
                 if len(text) < 400 and "$" not in text and ("20" in text or "19" in text) and _YEAR_IN_TEXT.search(text):
-                    periods = numbers.header_periods(text) or periods
+                    header = mentions.header_periods(text)
+                    if header:
+                        periods, units = header, ()
+                        continue
+                if "$" in text or "%" in text:
+                    shown = mentions.row_units(text.split(" | "))
+                    units = tuple(u or (units[n] if n < len(units) else None) for n, u in enumerate(shown)) + units[len(shown):]
             elif len(text) > 120:
-                periods = None  # prose: the table is over ("Net sales:" sub-headings are not)
+                periods, units = None, ()  # prose: the table is over ("Net sales:" sub-headings are not)
                 if len(text) >= 400:
                     # a long paragraph ends the caption in force, but may end with the next one
                     # ("... Net sales information is as follows (in millions):", AMZN)
                     tail = text[-150:]
-                    scale = numbers.scale_caption(tail) if ("illion" in tail or "housand" in tail) else None
+                    scale = mentions.scale_caption(tail) if ("illion" in tail or "housand" in tail) else None
             if len(text) < 400 and ("illion" in text or "housand" in text):
-                scale = numbers.scale_caption(text) or scale
-        self.scale, self.periods = scale, periods
+                scale = mentions.scale_caption(text) or scale
+        self.scale, self.periods, self.units = scale, periods, units
         return state[index]
 
 
@@ -972,11 +1013,22 @@ def _word_counts(paragraphs: tuple[str, ...]) -> list[int]:
     return [p.count(" ") + 1 if p else 0 for p in paragraphs]
 
 
-def diff_item(older: ItemText, newer: ItemText) -> ItemDiff:
+@dataclass(frozen=True)
+class _Numbers:
+    """What reading one item's number changes needs beyond its text."""
+
+    years: FiscalYears = FiscalYears()
+    facts: FactIndex | None = None  # both filings' inline XBRL facts
+    old_cell_facts: dict = field(default_factory=dict)  # paragraph -> facts per cell (ItemText.cell_facts)
+    new_cell_facts: dict = field(default_factory=dict)
+
+
+def diff_item(older: ItemText, newer: ItemText, *, years: FiscalYears = FiscalYears(), facts: FactIndex | None = None) -> ItemDiff:
     old, new = older.paragraphs, newer.paragraphs
     old_words, new_words = _word_counts(old), _word_counts(new)
     matches, in_place, old_side, new_side = _align(old, new) if old and new else ([], set(), _Side(old), _Side(new))
     old_tables, new_tables = _TableContext(old), _TableContext(new)
+    numbers_context = _Numbers(years, facts, older.cell_facts, newer.cell_facts)
     changes: list[ParagraphChange] = []
     found_numbers: list[NumberChange] = []
     rolled_forward = 0
@@ -991,7 +1043,7 @@ def diff_item(older: ItemText, newer: ItemText) -> ItemDiff:
             kind = "moved" if moved else "unchanged"
             changes.append(ParagraphChange(kind, mt.old[0], mt.new[0], text, new[mt.new[0]], 1.0, None, tuple(mt.old), tuple(mt.new)))
             continue
-        change, found, churn = _modified(mt, old, new, old_side, new_side, moved, old_tables, new_tables)
+        change, found, churn = _modified(mt, old, new, old_side, new_side, moved, old_tables, new_tables, numbers_context)
         changes.append(change)
         found_numbers.extend(found)
         rolled_forward += churn
@@ -1007,12 +1059,18 @@ def diff_item(older: ItemText, newer: ItemText) -> ItemDiff:
     )
     changes = _in_reading_order(changes, len(old))
     found_numbers.sort(key=lambda c: (c.new_index, c.old_index))
+    if newer.item in _CHURN_ITEMS:  # exhibit numbers and dates of the exhibit index: no reader ranks them
+        for number in found_numbers:
+            number.churn = number.churn or numbers.CHURN_EXHIBITS
+    elif newer.item == "5":
+        _label_performance_graph(found_numbers, new)
 
     presence = _presence(older, newer)
     subsections = (
         _subsections(older, newer, changes, old_words, new_words) if older.item in SUBSECTION_ITEMS and presence != "neither" else None
     )
-    stats = _stats(changes, sum(old_words), sum(new_words), new_words, len(found_numbers), rolled_forward)
+    labelled = sum(1 for n in found_numbers if n.churn)
+    stats = _stats(changes, sum(old_words), sum(new_words), new_words, len(found_numbers) - labelled, rolled_forward + labelled)
     return ItemDiff(
         item=newer.item,
         presence=presence,
@@ -1026,7 +1084,23 @@ def diff_item(older: ItemText, newer: ItemText) -> ItemDiff:
     )
 
 
-def _modified(mt: _Match, old, new, old_side: _Side, new_side: _Side, moved: bool, old_tables: _TableContext, new_tables: _TableContext):
+_CHURN_ITEMS = frozenset(("15", "16"))
+_PERFORMANCE_GRAPH = re.compile(r"cumulative total (shareholder |stockholder )?return|\$100 invested|performance graph", re.I)
+
+
+def _label_performance_graph(found: list[NumberChange], paragraphs: tuple[str, ...]) -> None:
+    """Item 5's performance graph: index values of $100 invested, rebased every year (churn)."""
+    if not any(_PERFORMANCE_GRAPH.search(p) for p in paragraphs):
+        return
+    for number in found:
+        if number.in_table:
+            row = paragraphs[number.new_index]
+            if " | 100 " in f"{row} " or "| $ | 100 " in f"{row} " or " | 100.00" in row or "$ 100" in row:
+                number.churn = number.churn or numbers.CHURN_GRAPH
+
+
+def _modified(mt: _Match, old, new, old_side: _Side, new_side: _Side, moved: bool, old_tables: _TableContext, new_tables: _TableContext,
+              context: _Numbers = _Numbers()):
     """The change of one non-identical match, with the numbers that changed in it (and the count
     of table cells that only rolled last year's value one column to the right)."""
     one_to_one = len(mt.old) == 1 and len(mt.new) == 1
@@ -1036,7 +1110,7 @@ def _modified(mt: _Match, old, new, old_side: _Side, new_side: _Side, moved: boo
     if one_to_one and " | " in old_text and " | " in new_text:
         old_cells, new_cells = old_text.split(" | "), new_text.split(" | ")
         if len(old_cells) == len(new_cells):
-            return _modified_row(mt, old_text, new_text, old_cells, new_cells, moved, old_tables, new_tables)
+            return _modified_row(mt, old_text, new_text, old_cells, new_cells, moved, old_tables, new_tables, context)
     a, b = old_text.split(), new_text.split()
     same_shape = one_to_one and old_side.shapes.get(mt.old[0], "a") == new_side.shapes.get(mt.new[0], "b")
     diff = _word_diff(a, b, same_shape)
@@ -1061,11 +1135,20 @@ def _modified(mt: _Match, old, new, old_side: _Side, new_side: _Side, moved: boo
     if not substantive_runs or not any(_HAS_DIGIT.search(" ".join(a[i1:i2])) for i1, i2, _, _ in substantive_runs):
         return change, [], 0
     in_table = one_to_one and " | " in old_text and " | " in new_text
-    old_scale, _ = old_tables.at(mt.old[0]) if in_table else (None, None)
-    new_scale, periods = new_tables.at(mt.new[0]) if in_table else (None, None)
+    if in_table and context.facts and mt.new[0] in context.new_cell_facts:
+        return (change, *_fact_changes(mt, new_text.split(" | "), context))
+    if in_table:  # rows of different cells ("$ | ( 12 | )" against "$ | 5"): compared by their value columns
+        old_scale, old_periods, old_units = old_tables.at(mt.old[0])
+        new_scale, new_periods, new_units = new_tables.at(mt.new[0])
+        return (change, *numbers.row_number_changes(
+            old_text.split(" | "), new_text.split(" | "), old_index=mt.old[0], new_index=mt.new[0], old_scale=old_scale,
+            new_scale=new_scale, old_periods=old_periods, new_periods=new_periods, years=context.years,
+            old_units=old_units, new_units=new_units))
+    old_scale, _, _ = old_tables.at(mt.old[0]) if in_table else (None, None, ())
+    new_scale, periods, _ = new_tables.at(mt.new[0]) if in_table else (None, None, ())
     found, rolled_forward = numbers.number_changes_between(
         a, b, substantive_runs, old_index=mt.old[0], new_index=mt.new[0], in_table=in_table,
-        old_scale=old_scale, new_scale=new_scale, periods=periods,
+        years=context.years, old_scale=old_scale, new_scale=new_scale, periods=periods,
     )
     return change, found, rolled_forward
 
@@ -1082,10 +1165,10 @@ def _is_page_index(label: str, old: str, new: str) -> bool:
 
 
 def _modified_row(mt: _Match, old_text: str, new_text: str, old_cells: list[str], new_cells: list[str], moved: bool,
-                  old_tables: _TableContext, new_tables: _TableContext):
-    """`_modified` of two table rows with the same cells: compared cell by cell, which is both
-    cheaper than a word diff and right about columns (a shifted comparative column is not text
-    moving around)."""
+                  old_tables: _TableContext, new_tables: _TableContext, context: _Numbers = _Numbers()):
+    """`_modified` of two table rows: compared cell by cell, which is both cheaper than a word diff
+    and right about columns (a shifted comparative column is not text moving around). Cells that are
+    inline XBRL facts are paired by concept, dimensions and period, whatever their column."""
     changed = list(compress(count(), map(ne, old_cells, new_cells)))
     short = len(old_cells) <= 4 and "10-k" in old_text.lower()
     words_added = words_removed = words_churn = 0
@@ -1121,12 +1204,22 @@ def _modified_row(mt: _Match, old_text: str, new_text: str, old_cells: list[str]
     )
     if not substantive or not _HAS_DIGIT.search(new_text):
         return change, [], 0
-    old_scale, _ = old_tables.at(mt.old[0])
-    new_scale, periods = new_tables.at(mt.new[0])
+    if context.facts and mt.new[0] in context.new_cell_facts:
+        return (change, *_fact_changes(mt, new_cells, context))
+    old_scale, old_periods, old_units = old_tables.at(mt.old[0])
+    new_scale, new_periods, new_units = new_tables.at(mt.new[0])
     found, rolled_forward = numbers.row_number_changes(
-        old_cells, new_cells, old_index=mt.old[0], new_index=mt.new[0], old_scale=old_scale, new_scale=new_scale, periods=periods
+        old_cells, new_cells, old_index=mt.old[0], new_index=mt.new[0], old_scale=old_scale, new_scale=new_scale,
+        old_periods=old_periods, new_periods=new_periods, years=context.years, old_units=old_units, new_units=new_units,
     )
     return change, found, rolled_forward
+
+
+def _fact_changes(mt: _Match, new_cells: list[str], context: _Numbers) -> tuple[list[NumberChange], int]:
+    """The figures of a newer row whose cells are inline XBRL facts, each against the older filing's
+    fact, and the count of those only rolled forward."""
+    return numbers.fact_number_changes(context.old_cell_facts.get(mt.old[0]), context.new_cell_facts[mt.new[0]], new_cells,
+                                       context.facts, old_index=mt.old[0], new_index=mt.new[0])
 
 
 def _in_reading_order(changes: list[ParagraphChange], old_size: int) -> list[ParagraphChange]:
@@ -1209,8 +1302,13 @@ def _flags(presence: str, older: ItemText, newer: ItemText, stats: ItemDiffStats
     return tuple(flags)
 
 
-def diff_filings(older: ExtractedFiling, newer: ExtractedFiling) -> FilingDiff:
-    return FilingDiff(items={item: diff_item(older.items[item], newer.items[item]) for item in ITEM_ORDER})
+def diff_filings(older: ExtractedFiling, newer: ExtractedFiling, *, older_period: str | None = None,
+                 newer_period: str | None = None) -> FilingDiff:
+    """Item by item. The filings' fiscal years (from their inline XBRL, else the periods EDGAR gives)
+    decide which figures are the same period; their XBRL facts pair the table cells that are facts."""
+    years = FiscalYears.of(older.xbrl, newer.xbrl, older_period, newer_period)
+    facts = FactIndex(older.xbrl, newer.xbrl) if older.xbrl is not None and newer.xbrl is not None and len(older.xbrl) and len(newer.xbrl) else None
+    return FilingDiff(items={item: diff_item(older.items[item], newer.items[item], years=years, facts=facts) for item in ITEM_ORDER})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1258,7 +1356,7 @@ def _segment(item: ItemText, unit: str, words: list[int]) -> tuple[list[_Unit], 
 
     def plausible_heading(k: int) -> bool:
         p = paragraphs[k]
-        return not furniture[k] and not numbers.is_table_row(p) and not _BULLET.match(p) and (p[:1].isupper() or p[:1] in "“\"'")
+        return not furniture[k] and not mentions.is_table_row(p) and not _BULLET.match(p) and (p[:1].isupper() or p[:1] in "“\"'")
 
     if item.heading_indices:
         heads = {k for k in item.heading_indices if 0 <= k < n and plausible_heading(k)}

@@ -1,77 +1,42 @@
-"""Numbers in 10-K text and how they changed between two aligned paragraphs.
+"""How the numbers changed between two aligned paragraphs: the same metric, the same period, signed.
 
-A reader of a year-over-year diff wants "$391.0 billion -> $394.3 billion", not a redline of two
-tokens. The paragraph aligner (`diff_analyzer`) finds which words changed; this module reads the
-numbers at and around them (currency, scale word, percent sign, unit noun, date parts) and pairs
-old and new numbers of the same family. Table rows with the same cells are compared column by
-column instead: "(1.2)" is negative, the caption's "(in millions)" is the scale, the header row of
-years gives each column its period, and a cell that only took last year's value of the column to
-its left (the prior-year comparative) is churn, counted rather than listed. Pure functions.
+A reader of a year-over-year diff wants "Net sales rose 2% → 6%; $391.0 billion → $416.2 billion",
+never two neighbouring figures paired by position. The paragraph aligner (`diff_analyzer`) finds
+which words changed; `number_mentions` reads each figure (its sign, unit, scale, period and the
+words that name it); this module pairs an older figure with a newer one only when
+
+- they are the same kind of figure (a percent with a percent, basis points with basis points);
+- they name the same metric ("net periodic pension cost" is not "total cost related to pension plans");
+- they are for the same period: the year each sentence states for it, paired only with the same
+  year ("same_period": a revision), or the older filing's own year with the newer filing's own year
+  ("year_over_year"). A figure about an earlier year that merely rolled forward with the filing
+  ("compared to $383.3 billion in 2023" -> "... $391.0 billion in 2024") is churn, not a change.
+
+Table cells that are inline XBRL facts are paired by concept, dimensions and period — the older
+filing's fact for its own fiscal year against the newer filing's for its own (or the same period,
+restated) — never by column position. Other table cells are paired by the years of their header
+row. What no reader wants ranked is labelled churn: officers' ages, exhibit numbers and dates in
+the exhibit index, the index values of a performance graph. Pure functions.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from itertools import compress, islice
-from operator import ne
-from typing import NamedTuple
+from decimal import Decimal
 
-SCALES = {
-    "thousand": 1e3, "thousands": 1e3, "million": 1e6, "millions": 1e6, "billion": 1e9, "billions": 1e9,
-    "trillion": 1e12, "trillions": 1e12,
-}
-_SUFFIX_SCALES = {"k": "thousand", "m": "million", "mm": "million", "b": "billion", "bn": "billion"}
-_CURRENCIES = {"$": "USD", "us$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY"}
-MONTHS = {
-    m: n
-    for n, names in enumerate(
-        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"),
-         ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"), ("october", "oct"),
-         ("november", "nov"), ("december", "dec")],
-        start=1,
-    )
-    for m in names
-}
-# Words after a number that are not its unit ("5 of", "2024 and").
-_STOPWORDS = frozenset(
-    "a an and or of in on at to for from by with as the than that which who per is are was were be been "
-    "compared versus vs through during over under about approximately nearly more less fiscal year years "
-    "ended ending month months quarter quarters days percent percentage basis points".split()
+from number_mentions import (
+    CELL_FILLERS, DASHES, NumberMention, cell_value, context_words, is_rolled_date, label_end, mentions_in, naming_words,
+    period_at, same_metric, value_columns,
 )
-_REFERENCE_WORDS = frozenset("page pages p. pp. item items note notes part section sections exhibit exhibits rule article".split())
-_NUMERIC_TOKEN = re.compile(
-    r"^(?P<open>[(\[“\"']*)(?P<sign>[-−–](?=\S))?(?P<cur>US\$|[$€£¥])?(?P<sign2>[-−–(])?"
-    r"(?P<num>\d{1,3}(?:,\d{3}){1,5}(?:\.\d+)?|\d{1,18}(?:\.\d+)?)"  # longer digit runs are no figures (and overflow)
-    r"(?P<suffix>%|x|bps|bn|mm|[kmb])?(?P<close>[)\]”\"'’]*)[.,;:]*(?P<close2>[)\]]*)$",
-    re.I,
-)
-_YEAR = re.compile(r"^(?:19|20)\d\d$")
-_STRIP = ".,;:()[]“”\"'’‘"
-_YEARS_IN_CELL = re.compile(r"\b(?:19|20)\d\d\b")
-_SCALE_CAPTION = re.compile(r"\bin\s+(thousands|millions|billions)\b", re.I)
+from xbrl_facts import Fact, InlineXbrl
 
-QUANTITY_KINDS = ("amount", "count", "number")
-
-
-class NumberMention(NamedTuple):
-    """One number as written in a paragraph. `value` is signed and scaled (391.0 billion -> 3.91e11)."""
-
-    start: int  # first token of the mention (the currency sign or the month of a date)
-    end: int  # one past its last token (the scale or unit word included)
-    anchor: int  # the token holding the digits (the year of a date)
-    text: str
-    kind: str  # amount | percent | count | number | year | date | multiple
-    value: float | None
-    scale: str | None = None  # thousand | million | billion | trillion, as written or from a table caption
-    unit: str | None = None  # USD, %, bps, x, "employees", ...
-    iso_date: str | None = None
-
-    @property
-    def family(self) -> str:
-        return "quantity" if self.kind in QUANTITY_KINDS else self.kind
+YEAR_OVER_YEAR, SAME_PERIOD = "year_over_year", "same_period"
+CHURN_AGE, CHURN_EXHIBITS, CHURN_GRAPH = "age", "exhibit_index", "performance_graph"
+NUMBER_CHURN_LABELS = (CHURN_AGE, CHURN_EXHIBITS, CHURN_GRAPH)
+YEAR_DAYS = (350, 380)
+PRIOR_GAP_DAYS = 10
 
 
 @dataclass(slots=True)
@@ -79,7 +44,7 @@ class NumberChange:
     """A number that changed between the older and the newer text of one aligned paragraph."""
 
     kind: str  # amount | percent | count | number | date | year | multiple
-    unit: str | None
+    unit: str | None  # USD, USD/share, %, bps, pp, x, shares, or the counted noun ("employees")
     old_text: str  # as written in the older filing, e.g. "$391.0 billion"
     new_text: str
     old_value: float | None  # signed and scaled; None for dates
@@ -91,9 +56,19 @@ class NumberChange:
     old_context: str
     in_table: bool = False
     row_label: str | None = None
-    period: str | None = None  # the table column's year, when the table has a header row of years
+    period: str | None = None  # the newer figure's year (a table column's, a fact's, or the sentence's)
     old_date: str | None = None
     new_date: str | None = None
+    old_period: str | None = None  # the older figure's period: a year, "prior", an ISO date (XBRL), or None (its filing's year)
+    new_period: str | None = None
+    comparison: str | None = None  # year_over_year | same_period
+    metric: str | None = None  # the words that name the figure ("net periodic pension cost"), or a table's row label
+    concept: str | None = None  # the XBRL concept, for a table cell that is a fact
+    dimensions: tuple[tuple[str, str], ...] = ()  # its dimension members (segment, product...)
+    old_fact: str | None = None  # element ids of the facts: links into the SEC documents
+    new_fact: str | None = None
+    sign_source: str | None = None  # what gave the figures their sign: xbrl | minus | parentheses | direction_word
+    churn: str | None = None  # age | exhibit_index | performance_graph: listed, never ranked
 
     @property
     def delta(self) -> float | None:
@@ -126,6 +101,16 @@ class NumberChange:
             "in_table": self.in_table,
             "row_label": self.row_label,
             "period": self.period,
+            "old_period": self.old_period,
+            "new_period": self.new_period,
+            "comparison": self.comparison,
+            "metric": self.metric,
+            "concept": self.concept,
+            "dimensions": [list(d) for d in self.dimensions] or None,
+            "old_fact": self.old_fact,
+            "new_fact": self.new_fact,
+            "sign_source": self.sign_source,
+            "churn": self.churn,
             "context": self.context,
             "old_context": self.old_context,
         }
@@ -135,244 +120,67 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
-def _bare(token: str) -> str:
-    return token.strip(_STRIP).lower()
+# --------------------------------------------------------------------------------------------------
+# The two filings' years
+# --------------------------------------------------------------------------------------------------
 
 
-def is_table_row(text: str) -> bool:
-    return " | " in text
+@dataclass(frozen=True)
+class FiscalYears:
+    """The years each filing calls its own (its fiscal-year label and the calendar year its year
+    ends in: GameStop's year ending 2024-02-03 is "2023"); empty when unknown."""
+
+    older: frozenset[int] = frozenset()
+    newer: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, older: InlineXbrl | None, newer: InlineXbrl | None, older_period: str | None = None,
+           newer_period: str | None = None) -> "FiscalYears":
+        return cls(_years(older, older_period), _years(newer, newer_period))
 
 
-def label_end(tokens: list[str]) -> int:
-    """Index of the first cell separator: in a table row the numbers before it are part of the label."""
-    try:
-        return tokens.index("|")
-    except ValueError:
-        return 0
+def _years(xbrl: InlineXbrl | None, period_end: str | None) -> frozenset[int]:
+    years = set()
+    if xbrl is not None:
+        label = xbrl.cover.get("dei:DocumentFiscalYearFocus", "")
+        if label.isdigit():
+            years.add(int(label))
+        year = xbrl.fiscal_year()
+        if year is not None:
+            years.add(int(year.end[:4]))
+    if not years and period_end and period_end[:4].isdigit():
+        years.add(int(period_end[:4]))
+    return frozenset(years)
 
 
-def scale_caption(text: str) -> str | None:
-    """"(in millions, except per share data)" -> "million"."""
-    match = _SCALE_CAPTION.search(text)
-    return match.group(1).lower().rstrip("s") if match else None
-
-
-def mention_at(
-    tokens: list[str], k: int, *, in_table: bool = False, table_scale: str | None = None, label_stop: int | None = None
-) -> NumberMention | None:
-    """The number written at token `k` (with its currency, scale, unit or date parts), or None."""
-    match = _NUMERIC_TOKEN.match(tokens[k])
-    if match is None:
-        return None
-    if in_table and k < (label_end(tokens) if label_stop is None else label_stop):
-        return None  # "2025 Notes", footnote markers: part of the row label
-    opening, sign, currency, sign2, number, suffix, close, close2 = match.groups()
-    n = len(tokens)
-    prev = tokens[k - 1] if k else ""
-    prev_bare = prev.strip(_STRIP).lower()
-    if prev_bare in _REFERENCE_WORDS:
-        return None  # "Item 7", "page 45", "Note 12": references, labelled as churn by the aligner
-    following = tokens[k + 1] if k + 1 < n else ""
-    next_bare = following.strip(_STRIP).lower()
-    if prev_bare in MONTHS or next_bare in MONTHS or (k >= 2 and tokens[k - 2].strip(_STRIP).lower() in MONTHS):
-        found = _date_at(tokens, k)
-        if found:
-            return found
-    if not in_table and not currency and k and _is_name_part(tokens, k):
-        return None  # "iPhone 16", "Series 11", "S&P 500", "Tier 1": part of a name, not a quantity
-    suffix = suffix.lower() if suffix else ""
-    start, end = k, k + 1
-    scale = _SUFFIX_SCALES.get(suffix)
-    if scale is None and next_bare in SCALES:
-        scale, end = next_bare.rstrip("s"), k + 2
-    kind, unit = "number", None
-    if suffix == "%" or next_bare in ("%", "percent", "percentage"):
-        kind, unit = "percent", "%"
-        end = k + 1 if suffix == "%" else k + 2
-    elif suffix == "bps" or next_bare in ("bps", "bp") or (
-        next_bare == "basis" and k + 2 < n and tokens[k + 2].lower().startswith("point")
-    ):
-        kind, unit = "percent", "bps"
-    elif suffix == "x":
-        kind, unit = "multiple", "x"
-    else:
-        if not currency and k:
-            back = k - 1
-            while back > 0 and tokens[back] in ("|", "("):  # "$ | ( 12": the sign sits cells away
-                back -= 1
-            symbol = tokens[back].strip("(").lower()
-            if symbol in _CURRENCIES:
-                currency, start = symbol, back
-        if currency:
-            kind, unit = "amount", _CURRENCIES[currency.lower()]
-        elif not scale and "." not in number and _YEAR.match(number):
-            return NumberMention(k, k + 1, k, number, "year", float(number))
-        elif (
-            not in_table and not scale and tokens[k][-1:] not in ",;:."
-            and next_bare.replace("-", "").isalpha() and next_bare not in _STOPWORDS and next_bare not in MONTHS
-        ):
-            words = []
-            for word in tokens[k + 1 : k + 4]:
-                bare = word.strip(_STRIP).lower()
-                if not bare.replace("-", "").isalpha() or bare in _STOPWORDS:
-                    break
-                words.append(bare)
-                if word[-1:] in ",.;:)":
-                    break
-            kind, unit, end = "count", " ".join(words), k + 1 + len(words)
-    negative = bool(sign) or (sign2 is not None and sign2 != "(")
-    if in_table and not negative and (opening.startswith("(") or sign2 == "(" or prev == "(" or prev.endswith("$(")):
-        after = k + 1
-        while after < n and tokens[after] == "|":
-            after += 1
-        negative = ")" in close or ")" in close2 or (after < n and tokens[after].startswith(")"))
-    value = float(number.replace(",", ""))
-    if scale is None and in_table and table_scale and kind in ("amount", "number"):
-        scale = table_scale
-    if scale:
-        value *= SCALES[scale]
-    if negative:
-        value = -value
-    if in_table:  # "$ | ( 12 | )" reads "$(12)"
-        text = "".join(t for t in tokens[start:end] if t != "|").strip(_TEXT_STRIP)
-        if negative and "(" in text and ")" not in text:
-            text += ")"
-    else:
-        text = (" ".join(tokens[start:end]) if start + 1 < end else tokens[start]).strip(_TEXT_STRIP)
-    if not negative:
-        text = text.strip("()[]").strip(_TEXT_STRIP)
-    return NumberMention(start, end, k, text, kind, value, scale, unit)
-
-
-_TEXT_STRIP = ".,;:“”\"'’‘"
-
-
-def _is_name_part(tokens: list[str], k: int) -> bool:
-    """A number right after a capitalised word that does not start a sentence ("iPhone 16")."""
-    prev = tokens[k - 1]
-    if not any(c.isupper() for c in prev) or prev.strip(_STRIP).lower() in MONTHS or prev.upper() in _CURRENCY_CODES:
-        return False
-    word = prev.lstrip("•·-–—(“\"'")
-    if any(c.isupper() for c in word[1:]) and not word.isupper():
-        return True  # iOS, iPhone, macOS, S&P
-    return k >= 2 and tokens[k - 2][-1:] not in ".!?:;" and not tokens[k - 2].endswith(("•", "|"))
-
-
-_CURRENCY_CODES = frozenset(("USD", "EUR", "GBP", "JPY", "CNY", "CAD", "CHF", "INR"))
-
-
-def _date_at(tokens: list[str], k: int) -> NumberMention | None:
-    """A date that the digits at `k` belong to (as its day or its year)."""
-    bare = _bare(tokens[k])
-    if not bare.isdigit():
-        return None
-    n = len(tokens)
-    # k is the year: "<Month> <day>, <year>" or "<Month> <year>"
-    if _YEAR.match(bare):
-        if k >= 2 and _bare(tokens[k - 2]) in MONTHS and _bare(tokens[k - 1]).isdigit() and tokens[k - 1].endswith(","):
-            return _make_date(tokens, k - 2, k + 1, MONTHS[_bare(tokens[k - 2])], int(_bare(tokens[k - 1])), int(bare))
-        if k >= 1 and _bare(tokens[k - 1]) in MONTHS:
-            return _make_date(tokens, k - 1, k + 1, MONTHS[_bare(tokens[k - 1])], None, int(bare))
-        return None
-    # k is the day: "<Month> <day>, <year>" or "<day> <Month> <year>"
-    if k >= 1 and _bare(tokens[k - 1]) in MONTHS and k + 1 < n and _YEAR.match(_bare(tokens[k + 1])):
-        return _make_date(tokens, k - 1, k + 2, MONTHS[_bare(tokens[k - 1])], int(bare), int(_bare(tokens[k + 1])))
-    if k + 2 < n and _bare(tokens[k + 1]) in MONTHS and _YEAR.match(_bare(tokens[k + 2])):
-        return _make_date(tokens, k, k + 3, MONTHS[_bare(tokens[k + 1])], int(bare), int(_bare(tokens[k + 2])))
+def compare_periods(old: str | None, new: str | None, years: FiscalYears) -> str | None:
+    """year_over_year (each filing's own year), same_period (the same year stated on both sides),
+    or None: different periods, not the same figure."""
+    if old is None and new is None:
+        return YEAR_OVER_YEAR  # no year stated: each sentence speaks of its own filing's year
+    if old not in (None, "current", "prior") and old == new:
+        return SAME_PERIOD
+    old_years, new_years = _resolve(old, years.older), _resolve(new, years.newer)
+    if old_years is None or new_years is None:
+        return None  # a year we cannot place: never guess
+    if old_years & years.older and new_years & years.newer:
+        return YEAR_OVER_YEAR
+    if old_years & new_years:
+        return SAME_PERIOD
     return None
 
 
-def _make_date(tokens: list[str], start: int, end: int, month: int, day: int | None, year: int) -> NumberMention | None:
-    try:
-        iso = date(year, month, day or 1).isoformat()
-    except ValueError:
-        return None
-    if day is None:
-        iso = iso[:7]
-    text = " ".join(tokens[start:end]).strip(".,;:()")
-    return NumberMention(start, end, end - 1, text, "date", None, None, None, iso)
+def _resolve(period: str | None, own: frozenset[int]) -> frozenset[int] | None:
+    if period is None or period == "current":
+        return own or None
+    if period == "prior":
+        return frozenset(y - 1 for y in own) or None
+    return frozenset((int(period),))
 
 
-def is_rolled_date(old_iso: str, new_iso: str) -> bool:
-    """Two dates about one year apart: a fiscal-year end or record date rolled forward."""
-    if len(old_iso) != len(new_iso):
-        return False
-    if len(old_iso) == 7:
-        return int(new_iso[:4]) == int(old_iso[:4]) + 1 and new_iso[5:] == old_iso[5:]
-    gap = (date.fromisoformat(new_iso) - date.fromisoformat(old_iso)).days
-    return 350 <= gap <= 380
-
-
-_HAS_DIGIT = re.compile(r"\d")
-
-
-def mentions_in(
-    tokens: list[str], lo: int, hi: int, *, in_table: bool, table_scale: str | None, label_stop: int = 0
-) -> list[NumberMention]:
-    """Numbers with a digit token in tokens[lo:hi], each once, in order."""
-    found: dict[int, NumberMention] = {}
-    for k in range(lo, hi):
-        if _HAS_DIGIT.search(tokens[k]) is None:
-            continue
-        mention = mention_at(tokens, k, in_table=in_table, table_scale=table_scale, label_stop=label_stop)
-        if mention is not None and mention.anchor not in found:
-            found[mention.anchor] = mention
-    if len(found) > 1:
-        return sorted(found.values())
-    return list(found.values())
-
-
-def previous_value(tokens: list[str], mention: NumberMention, *, label_stop: int) -> float | None:
-    """The value in the table cell before `mention` in its row (the more recent column), same scale."""
-    for k in range(mention.start - 1, label_stop, -1):
-        token = tokens[k]
-        if _HAS_DIGIT.search(token) is None:
-            continue
-        match = _NUMERIC_TOKEN.match(token)
-        if match is None:
-            return None
-        value = float(match.group("num").replace(",", ""))
-        if mention.scale:
-            value *= SCALES[mention.scale]
-        if match.group("sign") or match.group("sign2") or token.startswith("(") or tokens[k - 1] == "(":  # table negatives
-            value = -value
-        return value
-    return None
-
-
-def column_of(tokens: list[str], mention: NumberMention, stop: int) -> int:
-    """0-based column of a value in a table row, counting cells with digits after the label."""
-    column = 0
-    for k in range(stop, mention.anchor):
-        if _NUMERIC_TOKEN.match(tokens[k]):
-            column += 1
-    return column
-
-
-def header_periods(text: str) -> tuple[str | None, ...] | None:
-    """A table header row of years ("| 2025 | 2024 | 2023", or dates): the period of each value column.
-
-    A text column after the first year ("2025 | Change | 2024 | Change | 2023", AAPL) is a value
-    column without a period (None): counting it keeps the years over their own figures (found in
-    review: AAPL's 2025 growth rate was labelled 2024).
-    """
-    if not is_table_row(text) or len(text) > 400:
-        return None
-    cells = [c.strip() for c in text.split("|")]
-    periods: list[str | None] = []
-    for cell in cells:
-        found = _YEARS_IN_CELL.findall(cell)
-        if len(found) == 1:
-            periods.append(found[0])
-        elif _HAS_DIGIT.search(cell):
-            return None
-        elif cell and periods:
-            periods.append(None)
-    return tuple(periods) if sum(p is not None for p in periods) >= 2 else None
-
-
-def context_words(tokens: list[str], mention: NumberMention, before: int = 8, after: int = 6) -> str:
-    return " ".join(tokens[max(0, mention.start - before) : mention.end + after])
+# --------------------------------------------------------------------------------------------------
+# Prose
+# --------------------------------------------------------------------------------------------------
 
 
 def number_changes_between(
@@ -383,21 +191,19 @@ def number_changes_between(
     old_index: int,
     new_index: int,
     in_table: bool,
+    years: FiscalYears = FiscalYears(),
     old_scale: str | None = None,
     new_scale: str | None = None,
     periods: tuple[str | None, ...] | None = None,
 ) -> tuple[list[NumberChange], int]:
-    """The number changes in the changed token ranges of one aligned pair, and how many table
-    cells only took the value of the column to their left (prior-year column rolled forward).
+    """The number changes in the changed token ranges of one aligned pair, and how many figures
+    only rolled forward (a year +1, last year's figure now under its own year).
 
-    Numbers are paired inside each changed range, in order, within a family (quantities, percents,
-    dates, years, multiples). A year or date rolled forward by one year is fiscal-year churn and is
-    left out (the paragraph carries the label); so is, in a table, a value that equals the old
-    row's value one column to the left (counted: the comparative column rolled forward).
-    """
+    Inside each changed range, the older and newer figures of one family (quantities, percents,
+    dates, years, multiples) are paired in order, each older figure with the first newer one of the
+    same unit, metric and period (see the module docstring)."""
     substantive: list[NumberChange] = []
     rolled_forward = 0
-    used_old: set[int] = set()
     used_new: set[int] = set()
     old_stop = label_end(old_tokens) if in_table else 0
     new_stop = label_end(new_tokens) if in_table else 0
@@ -410,118 +216,111 @@ def number_changes_between(
     changed_old_values: dict[str, set[float]] = {}
     for m in (m for found in old_mentions for m in found):
         if m.value and m.family in ("quantity", "percent"):
-            changed_old_values.setdefault(m.family, set()).add(m.value)
+            changed_old_values.setdefault(m.family, set()).add(abs(m.value))
     for (i1, i2, j1, j2), olds in zip(segments, old_mentions):
-        if i1 == i2 or j1 == j2:
-            continue
-        if not olds:
+        if i1 == i2 or j1 == j2 or not olds:
             continue
         news = mentions_in(new_tokens, j1, j2, in_table=in_table, table_scale=new_scale, label_stop=new_stop)
         if not news:
             continue
-        families = {m.family for m in olds}
-        for family in sorted(families) if len(families) > 1 else families:
-            family_olds = [m for m in olds if m.family == family]
-            shifted_values = changed_old_values.get(family, set())
-            pairs = zip(family_olds, [m for m in news if m.family == family])
-            for old, new in pairs:
-                if old.anchor in used_old or new.anchor in used_new:
-                    continue
-                used_old.add(old.anchor)
+        for old in olds:
+            new = next((m for m in news if m.anchor not in used_new and _comparable(old, m)), None)
+            if new is None:
+                continue
+            if old.value == new.value and old.iso_date == new.iso_date:
                 used_new.add(new.anchor)
-                if old.value == new.value and old.iso_date == new.iso_date:
-                    continue
-                if family == "year" and new.value == old.value + 1:
-                    continue
-                if family == "date" and is_rolled_date(old.iso_date, new.iso_date):
-                    continue
-                if new.value in shifted_values or (
-                    in_table and family == "quantity" and previous_value(old_tokens, old, label_stop=old_stop) == new.value
-                ):
-                    rolled_forward += 1
-                    continue
-                period = None
-                if in_table and periods:
-                    column = column_of(new_tokens, new, new_stop)
-                    period = periods[column] if column < len(periods) else None
-                substantive.append(_number_change(
-                    old, new, old_index, new_index,
-                    context=new_label if in_table else context_words(new_tokens, new),
-                    old_context=old_label if in_table else context_words(old_tokens, old),
-                    in_table=in_table, row_label=new_label, period=period,
-                ))
+                continue
+            if old.family == "year" and not _is_deadline(new_tokens, new):
+                used_new.add(new.anchor)
+                continue  # a year is a period, not a figure ("During 2021" -> "During 2024"); a deadline is one
+            if old.family == "date" and is_rolled_date(old.iso_date, new.iso_date):
+                used_new.add(new.anchor)
+                continue
+            old_period = period_at(old_tokens, old) if not in_table else None
+            new_period = period_at(new_tokens, new) if not in_table else None
+            comparison = compare_periods(old_period, new_period, years) if not in_table else None
+            if not in_table and comparison is None:
+                rolled_forward += _rolled(old_period, new_period, years)
+                continue  # different years: not the same figure
+            old_words = naming_words(old_tokens, old) if not in_table else frozenset()
+            new_words = naming_words(new_tokens, new) if not in_table else frozenset()
+            if not in_table and not same_metric(old_words, new_words):
+                continue  # another metric in the same place
+            used_new.add(new.anchor)
+            if new.value is not None and abs(new.value) in changed_old_values.get(old.family, set()) and new.family != "date":
+                rolled_forward += 1
+                continue
+            churn = _prose_churn(old, new, old_tokens, new_tokens, new_words) if not in_table else None
+            substantive.append(_number_change(
+                old, new, old_index, new_index,
+                context=new_label if in_table else context_words(new_tokens, new),
+                old_context=old_label if in_table else context_words(old_tokens, old),
+                in_table=in_table, row_label=new_label, period=new_period if new_period not in ("current", "prior") else None,
+                old_period=old_period, new_period=new_period, comparison=comparison,
+                metric=new_label if in_table else _phrase(new_tokens, new), churn=churn,
+            ))
     return substantive, rolled_forward
 
 
-# --------------------------------------------------------------------------------------------------
-# Table rows: cells compared column by column
-# --------------------------------------------------------------------------------------------------
-
-_CELL = re.compile(
-    r"^(?P<open>\()?\s*(?P<cur>US\$|[$€£¥])?\s*(?P<open2>\()?\s*(?P<sign>[-−–])?"
-    r"(?P<num>\d{1,3}(?:,\d{3}){1,5}(?:\.\d+)?|\d{1,18}(?:\.\d+)?|\.\d+)\s*(?P<suffix>%|x|bps)?\s*(?P<close>\))?\s*(?P<suffix2>%)?$",
-    re.I,
-)
-_DASHES = frozenset(("—", "–", "-", "--", "—%", "-%", "— %"))
-_MONTH_IN_CELL = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d", re.I)
-_CENTS = re.compile(r"\.\d\d$")  # a per-share amount, not scaled by the caption
-_CELL_FILLERS = frozenset(("$", "US$", "€", "£", "¥", ")", "%", ")%", "%)", "pts", "bps", "x"))
+_DEADLINE_WORDS = frozenset("expire expires expired expiring expiration mature matures maturing maturity due through until till "
+                            "by extend extended extends target targets goal".split())
 
 
-class _Cell(NamedTuple):
-    text: str
-    value: float | None
-    kind: str  # amount | number | percent | multiple | year | date
-    unit: str | None
-    scale: str | None
-    iso_date: str | None = None
+def _is_deadline(tokens: list[str], mention: NumberMention) -> bool:
+    """A year that is a date something happens by ("expires in 2030", "through 2027", "by 2030")."""
+    return any(token.strip(".,;:()").lower() in _DEADLINE_WORDS for token in tokens[max(0, mention.start - 3) : mention.start])
 
 
-def _cell_value(cells: list[str], k: int, table_scale: str | None) -> _Cell | None:
-    """The number in cell k of a table row (its currency, sign and percent sign may sit in the
-    neighbouring cells: "$ | (1,234 | )"), or None when the cell holds no number."""
-    text = cells[k]
-    if text in _DASHES:
-        return _Cell(text, 0.0, "number", None, table_scale)
-    match = _CELL.match(text)
-    if match is None:
-        if _MONTH_IN_CELL.search(text):
-            tokens = text.split()
-            for n in range(len(tokens)):
-                found = _date_at(tokens, n)
-                if found:
-                    return _Cell(found.text, None, "date", None, None, found.iso_date)
+def _comparable(old: NumberMention, new: NumberMention) -> bool:
+    """The same kind of figure: family, and unit where it says what is measured."""
+    if old.family != new.family:
+        return False
+    if old.family == "percent":
+        return (old.unit or "%") == (new.unit or "%")
+    if old.kind == new.kind and old.kind in ("amount", "count"):
+        return old.unit == new.unit
+    return {old.kind, new.kind} != {"amount", "count"}  # money is not a count; a bare number may be either
+
+
+def _rolled(old_period: str | None, new_period: str | None, years: FiscalYears) -> int:
+    """1 when both figures are about an earlier year and the year moved on by one with the filing."""
+    if old_period and new_period and old_period.isdigit() and new_period.isdigit():
+        return int(new_period == str(int(old_period) + 1))
+    return int(old_period == "prior" and new_period == "prior")
+
+
+_AGE_WORDS = frozenset(("age", "aged"))
+
+
+def _prose_churn(old: NumberMention, new: NumberMention, old_tokens: list[str], new_tokens: list[str], words) -> str | None:
+    """An officer's age, one year older ("Timothy D. Cook, 63, ..." -> "64")."""
+    if _is_age(old.value, new.value) and (words & _AGE_WORDS or (new.start and new_tokens[new.start - 1].endswith(",")
+                                                                  and new_tokens[new.anchor].endswith(","))):
+        return CHURN_AGE
+    return None
+
+
+def _is_age(old: float | None, new: float | None) -> bool:
+    return old is not None and new is not None and old == int(old) and 18 <= old <= 100 and new - old in (1, 2)
+
+
+def _phrase(tokens: list[str], mention: NumberMention) -> str | None:
+    """The naming words in reading order, for a headline ("net sales")."""
+    words = naming_words(tokens, mention)
+    if not words:
         return None
-    opening, cur, opening2, sign, number, suffix, closing, suffix2 = match.groups()
-    after = cells[k + 1] if k + 1 < len(cells) else ""
-    before = cells[k - 1] if k > 1 else ""
-    value = float(number.replace(",", ""))
-    if suffix == "%" or suffix2 or after.startswith("%") or after == ")%":
-        kind, unit, scale = "percent", "%", None
-    elif (suffix or "").lower() == "x":
-        kind, unit, scale = "multiple", "x", None
-    elif not cur and before not in _CURRENCIES and _YEAR.match(number):
-        return _Cell(number, value, "year", None, None)
-    else:
-        currency = cur or (before if before.lower() in _CURRENCIES else None)
-        kind, unit = ("amount", _CURRENCIES[currency.lower()]) if currency else ("number", None)
-        scale = table_scale
-        if scale and value < 1000 and _CENTS.search(number):
-            scale = None  # "$ | 7.49" under "(in millions, except per-share amounts)"
-        if scale:
-            value *= SCALES[scale]
-    opened = opening or opening2 or before == "(" or before.endswith("$(")
-    closed = closing or after.startswith(")")
-    if sign or (opened and closed):
-        value = -value
-    shown = text.replace("( ", "(").replace(" )", ")")
-    if opened and "(" not in shown:
-        shown = "(" + shown
-    if closed and ")" not in shown:
-        shown += ")"
-    if kind == "percent" and "%" not in shown:
-        shown += "%"
-    return _Cell(shown, value, kind, unit, scale)
+    ordered = []
+    for token in tokens[max(0, mention.start - 8) : mention.end + 4]:
+        word = token.strip(".,;:()[]“”\"'’‘").lower()
+        key = word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+        if key in words and key not in ordered:
+            ordered.append(key)
+    return " ".join(ordered) or None
+
+
+# --------------------------------------------------------------------------------------------------
+# Table rows: by period, never by position
+# --------------------------------------------------------------------------------------------------
 
 
 def table_number_changes(
@@ -532,17 +331,16 @@ def table_number_changes(
     new_index: int,
     old_scale: str | None = None,
     new_scale: str | None = None,
-    periods: tuple[str | None, ...] | None = None,
+    old_periods: tuple[str | None, ...] | None = None,
+    new_periods: tuple[str | None, ...] | None = None,
+    years: FiscalYears = FiscalYears(),
 ) -> tuple[list[NumberChange], int] | None:
-    """Number changes of two aligned table rows, cell by cell, and the count of cells that only
-    took last year's value of the column to their left (the prior-year column rolled forward:
-    churn, counted, not listed); None when the rows have different numbers of cells."""
+    """`row_number_changes` of two rows given as text; None when they have different numbers of cells."""
     old_cells, new_cells = old_text.split(" | "), new_text.split(" | ")
     if len(old_cells) != len(new_cells):
         return None
-    return row_number_changes(
-        old_cells, new_cells, old_index=old_index, new_index=new_index, old_scale=old_scale, new_scale=new_scale, periods=periods
-    )
+    return row_number_changes(old_cells, new_cells, old_index=old_index, new_index=new_index, old_scale=old_scale,
+                              new_scale=new_scale, old_periods=old_periods, new_periods=new_periods, years=years)
 
 
 def row_number_changes(
@@ -553,60 +351,311 @@ def row_number_changes(
     new_index: int,
     old_scale: str | None = None,
     new_scale: str | None = None,
-    periods: tuple[str | None, ...] | None = None,
+    old_periods: tuple[str | None, ...] | None = None,
+    new_periods: tuple[str | None, ...] | None = None,
+    years: FiscalYears = FiscalYears(),
+    old_units: tuple[str | None, ...] = (),
+    new_units: tuple[str | None, ...] = (),
 ) -> tuple[list[NumberChange], int]:
-    """`table_number_changes` of two rows already split into as many cells (`text.split(" | ")`)."""
+    """Number changes of two aligned table rows of printed figures (no XBRL facts), and how many
+    figures only rolled to the next column.
+
+    With header years on both sides, a newer column is compared with the older column of the same
+    year (a revised figure, or a schedule such as debt maturities), or — for the filing's own year —
+    with the older filing's own year; a text column after a year ("Change") goes with its year. Without
+    header years, cells are compared column by column, and a figure the older row had in another
+    column that changed too is last year's figure rolled over (churn)."""
+    old_columns, new_columns = value_columns(old_cells), value_columns(new_cells)
+    if old_periods and new_periods:
+        if len(old_periods) != len(old_columns) or len(new_periods) != len(new_columns):
+            return [], 0  # a row with fewer figures than its header has years: which year is which cannot be told
+        return _by_period(old_cells, new_cells, old_columns, new_columns, old_periods, new_periods, years,
+                          old_index, new_index, old_scale, new_scale, old_units, new_units)
+    if len(old_columns) != len(new_columns):
+        return [], 0  # a figure more or less, and no header years to say which is which
     substantive: list[NumberChange] = []
     rolled_forward = 0
-    label = new_cells[0]
-    value_columns: list[int] | None = None
-    for k in compress(range(1, len(new_cells)), map(ne, islice(old_cells, 1, None), islice(new_cells, 1, None))):
-        if new_cells[k] in _CELL_FILLERS:
+    old_values = [old_cells[k] for k in old_columns]
+    new_values = [new_cells[k] for k in new_columns]
+    for ordinal, (old_k, new_k) in enumerate(zip(old_columns, new_columns)):
+        if old_cells[old_k] == new_cells[new_k]:
             continue
-        if _moved_from_another_column(old_cells, new_cells, k):
+        if _moved_from_another_column(old_values, new_values, ordinal):
             rolled_forward += 1
             continue
-        old, new = _cell_value(old_cells, k, old_scale), _cell_value(new_cells, k, new_scale)
-        if old is None or new is None:
-            continue
-        if old.kind == "date" or new.kind == "date":
-            if old.kind == new.kind and old.iso_date != new.iso_date and not is_rolled_date(old.iso_date, new.iso_date):
-                substantive.append(_table_change(old, new, label, old_cells[0], old_index, new_index, None))
-            continue
-        if old.value == new.value:
-            continue  # "1,000" -> "1000"
-        if old.kind == "year" and new.kind == "year" and new.value == old.value + 1:
-            continue  # a header rolled forward
-        period = None
-        if periods:
-            if value_columns is None:
-                value_columns = [
-                    c for c in range(1, len(new_cells))
-                    if new_cells[c] not in _CELL_FILLERS and (new_cells[c] in _DASHES or _CELL.match(new_cells[c]))
-                ]
-            column = bisect_left(value_columns, k)
-            period = periods[column] if column < len(periods) else None
-        substantive.append(_table_change(old, new, label, old_cells[0], old_index, new_index, period))
+        change = _cell_change(old_cells, new_cells, old_k, new_k, old_index, new_index, old_scale, new_scale, None, None, None,
+                              _unit_of(old_k, old_columns, old_units), _unit_of(new_k, new_columns, new_units))
+        if change is not None:
+            substantive.append(change)
     return substantive, rolled_forward
 
 
-def _moved_from_another_column(old_cells: list[str], new_cells: list[str], k: int) -> bool:
-    """The new cell k holds a figure the old row had in another column that changed too: the years
-    shifted one column (last year's figure now sits under its own year), whichever side the newest
-    year is on (AMZN and GOOGL put it right) and whatever "% change" columns lie between (AAPL).
-    Dashes and zeros are too common to prove a shift."""
-    value = new_cells[k]
-    if value in _DASHES or value.strip("$()% ") in ("0", "0.0", ""):
+def _unit_of(k: int, columns: list[int], units: tuple[str | None, ...]) -> str | None:
+    """The unit an earlier row of the block showed for the value column of cell k."""
+    if k not in columns:
+        return None
+    ordinal = columns.index(k)
+    return units[ordinal] if ordinal < len(units) else None
+
+
+def _column_periods(columns: list[int], periods: tuple[str | None, ...]) -> dict[int, str]:
+    """cell index -> its period: the header's year, or "<year>+" for a text column after that year."""
+    out = {}
+    last_year = None
+    for column, period in zip(columns, periods):
+        if period is not None:
+            last_year = period
+            out[column] = period
+        elif last_year is not None:
+            out[column] = last_year + "+"
+    return out
+
+
+def _by_period(old_cells, new_cells, old_columns, new_columns, old_periods, new_periods, years: FiscalYears,
+               old_index, new_index, old_scale, new_scale, old_units=(), new_units=()) -> tuple[list[NumberChange], int]:
+    old_at, new_at = _column_periods(old_columns, old_periods), _column_periods(new_columns, new_periods)
+    old_by_period = {period: k for k, period in old_at.items()}
+    if not years.older or not years.newer:  # unknown: each header's latest year is its filing's own, if they rolled by one
+        old_latest = max(int(p) for p in old_periods if p)
+        new_latest = max(int(p) for p in new_periods if p)
+        if new_latest == old_latest + 1:
+            years = FiscalYears(frozenset((old_latest,)), frozenset((new_latest,)))
+    substantive: list[NumberChange] = []
+    rolled_forward = 0
+    for k, period in new_at.items():
+        year, suffix = period.rstrip("+"), "+" if period.endswith("+") else ""
+        own = bool(years.newer) and int(year) in years.newer
+        counterpart = None
+        comparison = None
+        if own:  # the newer filing's own year: against the older filing's own year
+            counterpart = next((old_by_period[f"{y}{suffix}"] for y in sorted(years.older, reverse=True)
+                                if f"{y}{suffix}" in old_by_period), None)
+            comparison = YEAR_OVER_YEAR
+        if counterpart is None and period in old_by_period:
+            counterpart, comparison = old_by_period[period], SAME_PERIOD
+        if counterpart is None:
+            continue
+        if old_cells[counterpart] == new_cells[k]:
+            rolled_forward += counterpart != k  # last year's figure, now under its own year in another column
+            continue
+        old_period = old_at[counterpart].rstrip("+")
+        change = _cell_change(old_cells, new_cells, counterpart, k, old_index, new_index, old_scale, new_scale,
+                              year, old_period, comparison, _unit_of(counterpart, old_columns, old_units),
+                              _unit_of(k, new_columns, new_units))
+        if change is not None:
+            substantive.append(change)
+    return substantive, rolled_forward
+
+
+def _cell_change(old_cells, new_cells, old_k: int, new_k: int, old_index: int, new_index: int, old_scale, new_scale,
+                 period: str | None, old_period: str | None, comparison: str | None, old_unit: str | None = None,
+                 new_unit: str | None = None) -> NumberChange | None:
+    old, new = cell_value(old_cells, old_k, old_scale, old_unit), cell_value(new_cells, new_k, new_scale, new_unit)
+    if old is None or new is None:
+        return None
+    if old.kind == "date" or new.kind == "date":
+        if old.kind == new.kind and old.iso_date != new.iso_date and not is_rolled_date(old.iso_date, new.iso_date):
+            return _table_change(old, new, new_cells[0], old_cells[0], old_index, new_index, None, None, None)
+        return None
+    if old.value == new.value:
+        return None  # "1,000" -> "1000"
+    if old.kind == "year" and new.kind == "year" and new.value == old.value + 1:
+        return None  # a header rolled forward
+    if old.kind != new.kind and "percent" in (old.kind, new.kind):
+        return None  # a rate and an amount are not one figure
+    churn = CHURN_AGE if _is_age(old.value, new.value) and _reads_as_name(new_cells[0]) else None
+    return _table_change(old, new, new_cells[0], old_cells[0], old_index, new_index, period, old_period, comparison, churn)
+
+
+_NAME = re.compile(r"^(?:(?:Mr|Ms|Mrs|Dr)\.\s)?[A-Z][a-z'’-]+(?:\s(?:[A-Z]\.|[A-Z][a-z'’-]+)){1,3}(?:,?\s(?:Jr|Sr|II|III)\.?)?$")
+
+
+def _reads_as_name(label: str) -> bool:
+    """A row label that is a person's name ("Timothy D. Cook"): its small integer that grew by one is an age."""
+    return bool(_NAME.match(label.strip()))
+
+
+def _moved_from_another_column(old_values: list[str], new_values: list[str], k: int) -> bool:
+    """The new value column k holds a figure the old row had in another column that changed too: the
+    years shifted one column (last year's figure now sits under its own year), whichever side the
+    newest year is on (AMZN and GOOGL put it right) and whatever "% change" columns lie between
+    (AAPL). Dashes and zeros are too common to prove a shift."""
+    value = new_values[k]
+    if value in DASHES or value.strip("$()% ") in ("0", "0.0", ""):
         return False
-    return any(
-        old_cells[j] == value and new_cells[j] != value
-        for j in range(1, len(old_cells))
-        if j != k
-    )
+    return any(old_values[j] == value and new_values[j] != value for j in range(len(old_values)) if j != k)
+
+
+# --------------------------------------------------------------------------------------------------
+# Table cells that are inline XBRL facts: by concept, dimensions and period
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FactIndex:
+    """The two filings' facts, with what pairing needs: each context's role (the filing's own year,
+    the prior year, or neither) and the older filing's facts by concept, dimensions and period."""
+
+    older: InlineXbrl
+    newer: InlineXbrl
+    _old_roles: dict[str, str | None] = field(default_factory=dict)
+    _new_roles: dict[str, str | None] = field(default_factory=dict)
+    _old_by_period: dict[tuple, Fact] = field(default_factory=dict)
+    _old_by_role: dict[tuple, Fact] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._old_roles = _roles(self.older)
+        self._new_roles = _roles(self.newer)
+        for fact in self.older.best_facts():
+            context = self.older.contexts.get(fact.context)
+            if context is None:
+                continue
+            key = (fact.concept, context.dimensions, fact.unit)
+            self._old_by_period[key + (context.start, context.end)] = fact
+            role = self._old_roles.get(fact.context)
+            if role:
+                self._old_by_role[key + (role, context.instant)] = fact
+
+    def counterpart(self, fact: Fact, old_row: set[int]) -> tuple[Fact, str] | None:
+        """The older filing's fact for the same concept, dimensions and period (same_period), or for
+        its own year when `fact` is for the newer filing's own year (year_over_year); one printed in
+        the aligned older row first."""
+        context = self.newer.contexts.get(fact.context)
+        if context is None:
+            return None
+        key = (fact.concept, context.dimensions, fact.unit)
+        role = self._new_roles.get(fact.context)
+        candidates = []
+        if role == "current":
+            found = self._old_by_role.get(key + ("current", context.instant))
+            if found is not None:
+                candidates.append((found, YEAR_OVER_YEAR))
+        else:
+            found = self._old_by_period.get(key + (context.start, context.end))
+            if found is not None:
+                candidates.append((found, SAME_PERIOD))
+        if not candidates:
+            return None
+        found, comparison = candidates[0]
+        if found.index not in old_row:  # prefer the same figure printed in the aligned row
+            printed = next((self.older.facts[i] for i in old_row if self._same(self.older.facts[i], found)), None)
+            found = printed or found
+        return found, comparison
+
+    def _same(self, a: Fact, b: Fact) -> bool:
+        return a.concept == b.concept and a.context == b.context and a.unit == b.unit and a.value == b.value
+
+
+def _roles(xbrl: InlineXbrl) -> dict[str, str | None]:
+    """context id -> "current" (the fiscal year, or its last day), "prior" (the year before), or None."""
+    year = xbrl.fiscal_year()
+    if year is None:
+        return {}
+    start = date.fromisoformat(year.start)
+    prior_end = None
+    for context in xbrl.contexts.values():
+        if not context.instant and YEAR_DAYS[0] <= context.days <= YEAR_DAYS[1]:
+            gap = (start - date.fromisoformat(context.end)).days
+            if 0 < gap <= PRIOR_GAP_DAYS and (prior_end is None or context.end > prior_end):
+                prior_end = context.end
+    roles = {}
+    for context in xbrl.contexts.values():
+        yearly = context.instant or YEAR_DAYS[0] <= context.days <= YEAR_DAYS[1]
+        if not yearly:
+            roles[context.id] = None
+        elif context.end == year.end:
+            roles[context.id] = "current"
+        elif context.end == prior_end:
+            roles[context.id] = "prior"
+        else:
+            roles[context.id] = None
+    return roles
+
+
+def fact_number_changes(
+    old_cell_facts: tuple[tuple[int, ...], ...] | None,
+    new_cell_facts: tuple[tuple[int, ...], ...],
+    new_cells: list[str],
+    index: FactIndex,
+    *,
+    old_index: int,
+    new_index: int,
+) -> tuple[list[NumberChange], int]:
+    """The changes of the facts printed in one newer table row, each against its counterpart in the
+    older filing (see `FactIndex.counterpart`), and how many facts only restate the older filing's
+    figure for the same period (last year's column, rolled forward)."""
+    old_row = {n for cell in (old_cell_facts or ()) for n in cell}
+    changes = []
+    rolled_forward = 0
+    label = new_cells[0] if new_cells else ""
+    for k, cell in enumerate(new_cell_facts):
+        fact = next((index.newer.facts[n] for n in cell if index.newer.facts[n].value is not None), None)
+        if fact is None:
+            continue
+        found = index.counterpart(fact, old_row)
+        if found is None:
+            continue
+        old, comparison = found
+        if old.value == fact.value:
+            rolled_forward += comparison == SAME_PERIOD
+            continue
+        context = index.newer.contexts[fact.context]
+        old_context = index.older.contexts[old.context]
+        kind, unit = _fact_kind(fact)
+        churn = CHURN_AGE if _is_age(float(old.value), float(fact.value)) and _reads_as_name(label) else None
+        changes.append(NumberChange(
+            kind=kind, unit=unit, old_text=_shown(old), new_text=_shown(fact),
+            old_value=_float(old.value), new_value=_float(fact.value), scale=_SCALE_NAMES.get(fact.scale),
+            old_index=old_index, new_index=new_index, context=label, old_context=old.row_label or label,
+            in_table=True, row_label=label, period=context.end[:4],
+            old_period=_period_text(old_context), new_period=_period_text(context), comparison=comparison,
+            metric=label, concept=fact.concept, dimensions=context.dimensions,
+            old_fact=old.element_id, new_fact=fact.element_id, sign_source="xbrl", churn=churn,
+        ))
+    return changes, rolled_forward
+
+
+_SCALE_NAMES = {3: "thousand", 6: "million", 9: "billion", 12: "trillion"}
+
+
+def _fact_kind(fact: Fact) -> tuple[str, str | None]:
+    unit = fact.unit or None
+    if unit in ("USD", "EUR", "GBP", "JPY", "CAD", "CHF", "CNY") or (unit or "").endswith("/share"):
+        return "amount", unit
+    if unit == "pure":
+        return "percent", "%"
+    if unit == "shares":
+        return "count", "shares"
+    return ("count", unit) if unit else ("number", None)
+
+
+def _shown(fact: Fact) -> str:
+    """A fact as its table prints it, with its sign: "$391,035" in millions is shown as printed,
+    negatives in parentheses as statements print them."""
+    text = fact.text or str(fact.value)
+    if fact.value is not None and fact.value < 0 and not text.startswith(("(", "-", "−")):
+        return f"({text})"
+    return text
+
+
+def _float(value: Decimal | None) -> float | None:
+    if value is None:
+        return None
+    return float(value)
+
+
+def _period_text(context) -> str:
+    return f"{context.start}/{context.end}" if context.start else context.end
+
+
+# --------------------------------------------------------------------------------------------------
+# Constructors
+# --------------------------------------------------------------------------------------------------
 
 
 def _number_change(old, new, old_index: int, new_index: int, *, context: str, old_context: str, in_table: bool,
-                   row_label: str | None, period: str | None) -> NumberChange:
+                   row_label: str | None, period: str | None, old_period: str | None = None, new_period: str | None = None,
+                   comparison: str | None = None, metric: str | None = None, churn: str | None = None) -> NumberChange:
     """One changed number (prose mention or table cell): the newer side's kind, unit and scale win."""
     return NumberChange(
         kind=new.kind if new.kind != "number" else old.kind,
@@ -625,9 +674,17 @@ def _number_change(old, new, old_index: int, new_index: int, *, context: str, ol
         period=period,
         old_date=old.iso_date,
         new_date=new.iso_date,
+        old_period=old_period,
+        new_period=new_period,
+        comparison=comparison,
+        metric=metric,
+        sign_source=getattr(new, "sign_source", None) or getattr(old, "sign_source", None),
+        churn=churn,
     )
 
 
-def _table_change(old: _Cell, new: _Cell, label: str, old_label: str, old_index: int, new_index: int, period: str | None) -> NumberChange:
+def _table_change(old, new, label: str, old_label: str, old_index: int, new_index: int, period: str | None,
+                  old_period: str | None, comparison: str | None, churn: str | None = None) -> NumberChange:
     return _number_change(old, new, old_index, new_index, context=label, old_context=old_label, in_table=True,
-                          row_label=label, period=period)
+                          row_label=label, period=period, old_period=old_period, new_period=period,
+                          comparison=comparison, metric=label, churn=churn)

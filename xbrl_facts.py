@@ -104,6 +104,7 @@ class Fact:
     hidden: bool = False  # in ix:hidden (not printed)
     table: int | None = None  # ordinal of the <table> holding it; None in prose
     row_label: str | None = None  # the label of its table row ("Total net sales")
+    scale: int = 0  # the power of ten its printed text is in (6: millions)
 
     @property
     def extension(self) -> bool:
@@ -229,7 +230,7 @@ def assemble(seen: FactSightings, formats: dict[str, str]) -> InlineXbrl:
         if decimals not in precision:
             precision[decimals] = _decimals(decimals or None)
         facts.append(Fact(len(facts), name, context, units.get(unit), value, precision[decimals], text,
-                          element_id or None, hidden, table, row_label))
+                          element_id or None, hidden, table, row_label, int(scale) if scale.lstrip("-").isdigit() else 0))
     cover: dict[str, str] = {}
     for fields in seen.cover:
         if len(fields) >= 3 and fields[0] in COVER_CONCEPTS and fields[0] not in cover:

@@ -11,6 +11,8 @@ import re
 import pytest
 
 import number_changes as numbers
+import number_mentions as mentions
+from number_changes import FiscalYears
 from diff_analyzer import (
     CHURN_LABELS,
     DIFF_SCHEMA_VERSION,
@@ -156,7 +158,7 @@ def test_table_row_with_new_numbers_is_modified_in_place():
     header = diff.changes[2]
     assert header.trivial and header.churn == ("fiscal_year",)
     sales = diff.number_changes[0]
-    assert (sales.row_label, sales.old_text, sales.new_text, sales.period, sales.scale) == ("Net sales", "391,035", "416,161", "2025", "million")
+    assert (sales.row_label, sales.old_text, sales.new_text, sales.period, sales.scale) == ("Net sales", "$391,035", "$416,161", "2025", "million")
     assert sales.old_value == 391_035e6 and sales.new_value == 416_161e6 and sales.kind == "amount"
     assert len(diff.number_changes) == 2  # the 2024 column only took last year's 2024 values
     assert diff.stats.number_churn == 2
@@ -227,7 +229,7 @@ def test_whitespace_only_change():
 def test_substantive_change_next_to_churn_is_not_trivial():
     old = "In fiscal 2024 the company opened 12 new stores and closed none of its existing locations."
     new = "In fiscal 2025 the company opened 3 new stores and closed 40 of its existing locations."
-    diff = diff_item(item([P[0], old]), item([P[0], new]))
+    diff = diff_item(item([P[0], old]), item([P[0], new]), years=YEARS)
     (change,) = by_kind(diff, "modified")
     assert not change.trivial and change.churn == ("fiscal_year",)
     assert 0 < change.words_churn < change.words_added + change.words_removed
@@ -238,8 +240,11 @@ def test_substantive_change_next_to_churn_is_not_trivial():
 # -- numbers ---------------------------------------------------------------------------------------------
 
 
-def number_changes_of(old: str, new: str):
-    return diff_item(item([P[0], old, P[1]]), item([P[0], new, P[1]])).number_changes
+YEARS = FiscalYears(frozenset((2024,)), frozenset((2025,)))  # the older filing's own year, the newer's
+
+
+def number_changes_of(old: str, new: str, years: FiscalYears = YEARS):
+    return diff_item(item([P[0], old, P[1]]), item([P[0], new, P[1]]), years=years).number_changes
 
 
 def test_amount_with_scale():
@@ -319,13 +324,13 @@ def test_years_shifted_a_column_are_churn_whichever_side_the_newest_year_is_on()
     reported as changes (451 of AMZN's 1,019 table changes)."""
     oldest_first = diff_item(item(["(in millions)", "| 2022 | 2023", "Operating activities | $ | 46,752 | $ | 84,946"]),
                              item(["(in millions)", "| 2023 | 2024", "Operating activities | $ | 84,946 | $ | 115,877"]))
-    assert [(n.old_text, n.new_text) for n in oldest_first.number_changes] == [("84,946", "115,877")]
+    assert [(n.old_text, n.new_text) for n in oldest_first.number_changes] == [("$84,946", "$115,877")]
     assert oldest_first.stats.number_churn == 1
     with_change_columns = diff_item(
         item(["Americas | $ | 167,045 | 3 | % | $ | 162,560 | (4) | % | $ | 169,658"]),
         item(["Americas | $ | 178,353 | 7 | % | $ | 167,045 | 3 | % | $ | 162,560"]),
     )
-    assert [(n.old_text, n.new_text) for n in with_change_columns.number_changes] == [("167,045", "178,353"), ("3%", "7%")]
+    assert [(n.old_text, n.new_text) for n in with_change_columns.number_changes] == [("$167,045", "$178,353"), ("3%", "7%")]
     assert with_change_columns.stats.number_churn == 3
 
 
@@ -334,10 +339,11 @@ def test_change_columns_between_the_years_keep_each_figure_under_its_year():
     cells were skipped while the rows' growth rates counted as value columns, so the 2025 growth
     rate was labelled 2024."""
     header_old, header_new = "2024 | Change | 2023 | Change | 2022", "2025 | Change | 2024 | Change | 2023"
-    assert numbers.header_periods(header_new) == ("2025", None, "2024", None, "2023")
+    assert mentions.header_periods(header_new) == ("2025", None, "2024", None, "2023")
     diff = diff_item(item([header_old, "Americas | $ | 167,045 | 3 | % | $ | 162,560 | (4) | % | $ | 169,658"]),
                      item([header_new, "Americas | $ | 178,353 | 7 | % | $ | 167,045 | 3 | % | $ | 162,560"]))
-    assert [(n.new_text, n.period) for n in diff.number_changes] == [("178,353", "2025"), ("7%", None)]
+    # the growth rate after 2025 is 2025's, compared with 2024's (3%), never with 2023's (4)%
+    assert [(n.old_text, n.new_text, n.period) for n in diff.number_changes] == [("$167,045", "$178,353", "2025"), ("3%", "7%", "2025")]
 
 
 def test_a_list_of_years_shifted_by_one_changes_only_its_newest_figure():
@@ -346,6 +352,7 @@ def test_a_list_of_years_shifted_by_one_changes_only_its_newest_figure():
     changes = number_changes_of(
         "Our contribution expense for fiscal years 2023, 2022, and 2021 was $227 million, $168 million, and $120 million, respectively.",
         "Our contribution expense for fiscal years 2024, 2023, and 2022 was $255 million, $227 million, and $168 million, respectively.",
+        years=FiscalYears(frozenset((2023,)), frozenset((2024,))),
     )
     assert [(c.old_text, c.new_text) for c in changes] == [("$227 million", "$255 million")]
 
@@ -387,14 +394,14 @@ def test_sign_flip_in_a_table_is_not_punctuation():
 
 def test_mentions_read_units_scales_and_negatives():
     tokens = "revenue fell to $ 1.5 trillion while headcount was 2,300 engineers , -4.5% lower".split()
-    amount = numbers.mention_at(tokens, 4)
+    amount = mentions.mention_at(tokens, 4)
     assert (amount.kind, amount.value, amount.scale, amount.text) == ("amount", 1.5e12, "trillion", "$ 1.5 trillion")
-    count = numbers.mention_at(tokens, 9)
+    count = mentions.mention_at(tokens, 9)
     assert (count.kind, count.value, count.unit) == ("count", 2300.0, "engineers")
-    pct = numbers.mention_at(tokens, 12)
+    pct = mentions.mention_at(tokens, 12)
     assert (pct.kind, pct.value) == ("percent", -4.5)
-    assert numbers.mention_at("see Item 7 and page 45".split(), 2) is None
-    assert numbers.mention_at("see Item 7 and page 45".split(), 5) is None
+    assert mentions.mention_at("see Item 7 and page 45".split(), 2) is None
+    assert mentions.mention_at("see Item 7 and page 45".split(), 5) is None
 
 
 # -- risk factors ---------------------------------------------------------------------------------------
@@ -530,7 +537,7 @@ def test_ranked_puts_substantive_items_first_and_trivial_last():
 def test_to_dict_is_json_and_documents_every_field():
     older = filing({"1A": [RF_TITLE["supply"], RF_BODY["supply"]], "7": ["Net sales were $391.0 billion in fiscal 2024."] + P[:3]})
     newer = filing({"1A": [RF_TITLE["ai"], RF_BODY["ai"]], "7": ["Net sales were $394.3 billion in fiscal 2025."] + P[:3]})
-    diff = diff_filings(older, newer)
+    diff = diff_filings(older, newer, older_period="2024-09-28", newer_period="2025-09-27")
     compact = json.loads(json.dumps(diff.to_dict()))
     full = json.loads(json.dumps(diff.to_dict(with_changes=True)))
     assert compact["schema_version"] == DIFF_SCHEMA_VERSION
