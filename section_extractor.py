@@ -893,9 +893,10 @@ def refers_to(text: str) -> str:
 # Entry point
 # --------------------------------------------------------------------------------------------------
 
-def extract_items(content: bytes) -> ExtractedFiling:
-    """Extract all 23 items of a 10-K; items without a heading are `missing`."""
-    doc = read_document(content)
+def extract_items(content: bytes, *, with_facts: bool = True) -> ExtractedFiling:
+    """Extract all 23 items of a 10-K; items without a heading are `missing`. With `with_facts`, the
+    same pass reads the inline XBRL facts (and, without them, the printed statement tables)."""
+    doc = read_document(content, with_facts=with_facts)
     spans, method, warnings = locate_items(doc)
     offsets = []
     position = 0
@@ -948,7 +949,7 @@ def extract_items(content: bytes) -> ExtractedFiling:
         financial_statements=financial_statements_location(doc, spans),
         xbrl=doc.xbrl,
         # printed statements are read only where no inline XBRL states the figures
-        statement_tables=() if doc.xbrl is not None and len(doc.xbrl) else statement_tables.find(doc.blocks, doc.rows),
+        statement_tables=() if not with_facts or (doc.xbrl is not None and len(doc.xbrl)) else statement_tables.find(doc.blocks, doc.rows),
     )
 
 
