@@ -973,21 +973,32 @@ class _TableContext:
     scale: str | None = None
     periods: tuple[str | None, ...] | None = None
     units: tuple[str | None, ...] = ()
+    conventions: list[str | None] = field(default_factory=list)  # the prose convention in force at each paragraph
+    convention: str | None = None
+
+    def prose_scale(self, index: int) -> str | None:
+        """The scale a standalone caption such as "(Dollars in millions, except per share data)" sets for
+        the amounts written without a scale word in the prose after it (BA's notes: "$2,874")."""
+        self.at(index)
+        return self.conventions[index]
 
     def at(self, index: int) -> tuple[str | None, tuple[str | None, ...] | None, tuple[str | None, ...]]:
         state = self.state
         if index < len(state):
             return state[index]
-        scale, periods, units = self.scale, self.periods, self.units
+        scale, periods, units, convention = self.scale, self.periods, self.units, self.convention
         for text in self.paragraphs[len(state) : index + 1]:
             state.append((scale, periods, units))
+            self.conventions.append(convention)
+            if len(text) < 120 and " | " not in text and _CONVENTION.match(text):
+                convention = mentions.scale_caption(text)
             if " | " in text:
+                header = None
                 if len(text) < 400 and "$" not in text and ("20" in text or "19" in text) and _YEAR_IN_TEXT.search(text):
                     header = mentions.header_periods(text)
                     if header:
                         periods, units = header, ()
-                        continue
-                if "$" in text or "%" in text:
+                if not header and ("$" in text or "%" in text):
                     shown = mentions.row_units(text.split(" | "))
                     units = tuple(u or (units[n] if n < len(units) else None) for n, u in enumerate(shown)) + units[len(shown):]
             elif len(text) > 120:
@@ -999,8 +1010,11 @@ class _TableContext:
                     scale = mentions.scale_caption(tail) if ("illion" in tail or "housand" in tail) else None
             if len(text) < 400 and ("illion" in text or "housand" in text):
                 scale = mentions.scale_caption(text) or scale
-        self.scale, self.periods, self.units = scale, periods, units
+        self.scale, self.periods, self.units, self.convention = scale, periods, units, convention
         return state[index]
+
+
+_CONVENTION = re.compile(r"^\(?\s*(?:dollars|amounts|\$|u\.s\. dollars)\s+in\s+(?:thousands|millions|billions)\b", re.I)
 
 
 def _word_counts(paragraphs: tuple[str, ...]) -> list[int]:
@@ -1062,7 +1076,7 @@ def diff_item(older: ItemText, newer: ItemText, *, years: FiscalYears = FiscalYe
     if newer.item in _CHURN_ITEMS:  # exhibit numbers and dates of the exhibit index: no reader ranks them
         for number in found_numbers:
             number.churn = number.churn or numbers.CHURN_EXHIBITS
-    elif newer.item == "5":
+    elif found_numbers:
         _label_performance_graph(found_numbers, new)
 
     presence = _presence(older, newer)
@@ -1089,14 +1103,20 @@ _PERFORMANCE_GRAPH = re.compile(r"cumulative total (shareholder |stockholder )?r
 
 
 def _label_performance_graph(found: list[NumberChange], paragraphs: tuple[str, ...]) -> None:
-    """Item 5's performance graph: index values of $100 invested, rebased every year (churn)."""
-    if not any(_PERFORMANCE_GRAPH.search(p) for p in paragraphs):
+    """A performance graph's table (Item 5, or wherever the filer prints it): index values of $100
+    invested, rebased as the window moves (churn). Its rows start at 100 or follow the graph's
+    caption."""
+    captions = [n for n, p in enumerate(paragraphs) if " | " not in p and _PERFORMANCE_GRAPH.search(p)]
+    if not captions:
         return
     for number in found:
-        if number.in_table:
-            row = paragraphs[number.new_index]
-            if " | 100 " in f"{row} " or "| $ | 100 " in f"{row} " or " | 100.00" in row or "$ 100" in row:
-                number.churn = number.churn or numbers.CHURN_GRAPH
+        if not number.in_table:
+            continue
+        row = paragraphs[number.new_index]
+        based = any(marker in f"{row} " for marker in (" | 100 ", "| $ | 100 ", " | 100.00 ", " | $100.00 ", "$ 100 ", " | $100 "))
+        near = any(0 < number.new_index - n <= 15 for n in captions)
+        if based or near:
+            number.churn = number.churn or numbers.CHURN_GRAPH
 
 
 def _modified(mt: _Match, old, new, old_side: _Side, new_side: _Side, moved: bool, old_tables: _TableContext, new_tables: _TableContext,
@@ -1144,19 +1164,24 @@ def _modified(mt: _Match, old, new, old_side: _Side, new_side: _Side, moved: boo
             old_text.split(" | "), new_text.split(" | "), old_index=mt.old[0], new_index=mt.new[0], old_scale=old_scale,
             new_scale=new_scale, old_periods=old_periods, new_periods=new_periods, years=context.years,
             old_units=old_units, new_units=new_units))
-    old_scale, _, _ = old_tables.at(mt.old[0]) if in_table else (None, None, ())
-    new_scale, periods, _ = new_tables.at(mt.new[0]) if in_table else (None, None, ())
     found, rolled_forward = numbers.number_changes_between(
-        a, b, substantive_runs, old_index=mt.old[0], new_index=mt.new[0], in_table=in_table,
-        years=context.years, old_scale=old_scale, new_scale=new_scale, periods=periods,
+        a, b, substantive_runs, old_index=mt.old[0], new_index=mt.new[0], in_table=False, years=context.years,
+        old_scale=old_tables.prose_scale(mt.old[0]), new_scale=new_tables.prose_scale(mt.new[0]),
     )
     return change, found, rolled_forward
+
+
+_NOTE_PREFIX = re.compile(r"^(?:note|schedule|item)\s+[0-9]+[a-z]?\s*[-–—.:]?\s*", re.I)
 
 
 def _is_page_index(label: str, old: str, new: str) -> bool:
     """A row of an index table: "Notes to Consolidated Financial Statements | 34". The label must name
     a part of a report: "PINNACLE Acetabular Cup System | 920" counts plaintiffs (JNJ), not pages."""
-    if not (old.isdigit() and new.isdigit() and len(old) <= 3 and len(new) <= 3) or _HAS_DIGIT.search(label):
+    if not (old.isdigit() and new.isdigit() and len(old) <= 3 and len(new) <= 3):
+        return False
+    if _NOTE_PREFIX.match(label):
+        return True  # "Note 22 – Subsequent Events | 104": an index of the notes
+    if _HAS_DIGIT.search(label):
         return False
     words = label.split()
     if len(words) < 3 or _title_case_share(label) < 0.6:
@@ -1204,6 +1229,8 @@ def _modified_row(mt: _Match, old_text: str, new_text: str, old_cells: list[str]
     )
     if not substantive or not _HAS_DIGIT.search(new_text):
         return change, [], 0
+    if len(old_cells) == 2 and _is_page_index(new_cells[0], old_cells[1], new_cells[1]):
+        return change, [], 0  # an index entry: its figure is a page number
     if context.facts and mt.new[0] in context.new_cell_facts:
         return (change, *_fact_changes(mt, new_cells, context))
     old_scale, old_periods, old_units = old_tables.at(mt.old[0])

@@ -212,7 +212,8 @@ def number_changes_between(
     # figures the old text had in any changed run: a new figure equal to one of them moved (a list of
     # years shifted by one: "$255, $227 and $168 million" for 2024, 2023, 2022 after "$227, $168 and
     # $120 million"; found in review, NVDA and WMT), it did not change
-    old_mentions = [mentions_in(old_tokens, i1, i2, in_table=in_table, table_scale=old_scale, label_stop=old_stop) for i1, i2, _, _ in segments]
+    old_mentions = [mentions_in(old_tokens, i1, i2, in_table=in_table, table_scale=old_scale, label_stop=old_stop)
+                    for i1, i2, _, _ in segments]
     changed_old_values: dict[str, set[float]] = {}
     for m in (m for found in old_mentions for m in found):
         if m.value and m.family in ("quantity", "percent"):
@@ -246,6 +247,8 @@ def number_changes_between(
             new_words = naming_words(new_tokens, new) if not in_table else frozenset()
             if not in_table and not same_metric(old_words, new_words):
                 continue  # another metric in the same place
+            if not in_table and old.family == "date" and not (old_words & new_words):
+                continue  # two dates of two sentences that say nothing alike
             used_new.add(new.anchor)
             if new.value is not None and abs(new.value) in changed_old_values.get(old.family, set()) and new.family != "date":
                 rolled_forward += 1
@@ -399,15 +402,22 @@ def _unit_of(k: int, columns: list[int], units: tuple[str | None, ...]) -> str |
 
 
 def _column_periods(columns: list[int], periods: tuple[str | None, ...]) -> dict[int, str]:
-    """cell index -> its period: the header's year, or "<year>+" for a text column after that year."""
+    """cell index -> its period: the header's year, or "<year>+<n>" for the n-th text column ("Change",
+    "% change") that goes with a year: the year before it (AAPL: "2025 | Change | 2024 | Change"), or
+    the newest year when the text columns follow all the years (JNJ: "2024 | 2023 | Total Change |
+    Operations Change | Currency Change")."""
+    years = [p for p in periods if p is not None]
+    newest = max(years) if years else None
+    last_year_at = max((n for n, p in enumerate(periods) if p is not None), default=-1)
     out = {}
-    last_year = None
-    for column, period in zip(columns, periods):
+    owner, count = None, 0
+    for n, (column, period) in enumerate(zip(columns, periods)):
         if period is not None:
-            last_year = period
+            owner, count = period, 0
             out[column] = period
-        elif last_year is not None:
-            out[column] = last_year + "+"
+        elif owner is not None:
+            count += 1
+            out[column] = f"{newest if n > last_year_at else owner}+{count}"
     return out
 
 
@@ -423,7 +433,8 @@ def _by_period(old_cells, new_cells, old_columns, new_columns, old_periods, new_
     substantive: list[NumberChange] = []
     rolled_forward = 0
     for k, period in new_at.items():
-        year, suffix = period.rstrip("+"), "+" if period.endswith("+") else ""
+        year, plus, ordinal = period.partition("+")
+        suffix = plus + ordinal
         own = bool(years.newer) and int(year) in years.newer
         counterpart = None
         comparison = None
@@ -438,7 +449,7 @@ def _by_period(old_cells, new_cells, old_columns, new_columns, old_periods, new_
         if old_cells[counterpart] == new_cells[k]:
             rolled_forward += counterpart != k  # last year's figure, now under its own year in another column
             continue
-        old_period = old_at[counterpart].rstrip("+")
+        old_period = old_at[counterpart].partition("+")[0]
         change = _cell_change(old_cells, new_cells, counterpart, k, old_index, new_index, old_scale, new_scale,
                               year, old_period, comparison, _unit_of(counterpart, old_columns, old_units),
                               _unit_of(k, new_columns, new_units))
@@ -603,9 +614,11 @@ def fact_number_changes(
         old_context = index.older.contexts[old.context]
         kind, unit = _fact_kind(fact)
         churn = CHURN_AGE if _is_age(float(old.value), float(fact.value)) and _reads_as_name(label) else None
+        factor = 100 if unit == "%" else 1  # a "pure" fact is a fraction (0.075); the report shows percents (7.5)
         changes.append(NumberChange(
             kind=kind, unit=unit, old_text=_shown(old), new_text=_shown(fact),
-            old_value=_float(old.value), new_value=_float(fact.value), scale=_SCALE_NAMES.get(fact.scale),
+            old_value=_float(old.value * factor), new_value=_float(fact.value * factor),
+            scale=None if factor != 1 else _SCALE_NAMES.get(fact.scale),
             old_index=old_index, new_index=new_index, context=label, old_context=old.row_label or label,
             in_table=True, row_label=label, period=context.end[:4],
             old_period=_period_text(old_context), new_period=_period_text(context), comparison=comparison,

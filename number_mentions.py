@@ -109,6 +109,11 @@ def mention_at(
     prev_bare = prev.strip(_STRIP).lower()
     if prev_bare in _REFERENCE_WORDS:
         return None  # "Item 7", "page 45", "Note 12": references, labelled as churn by the aligner
+    if prev_bare in ("-", "–", "to", "and", "through") and k >= 2 and (
+            _is_reference_word(tokens[k - 2]) or (k >= 3 and _is_reference_word(tokens[k - 3]))):
+        return None  # "pages 57 - 110", "services—pages 66 to 70"
+    if _is_reference_word(prev):
+        return None
     following = tokens[k + 1] if k + 1 < n else ""
     next_bare = following.strip(_STRIP).lower()
     if prev_bare in MONTHS or next_bare in MONTHS or (k >= 2 and tokens[k - 2].strip(_STRIP).lower() in MONTHS):
@@ -171,6 +176,8 @@ def mention_at(
     value = float(number.replace(",", ""))
     if scale is None and in_table and table_scale and kind in ("amount", "number"):
         scale = table_scale
+    elif scale is None and not in_table and table_scale and kind == "amount" and not _CENTS.search(number):
+        scale = table_scale  # prose under "(Dollars in millions, except per share data)": "$2,874" is millions
     if scale:
         value *= SCALES[scale]
     if negative:
@@ -188,6 +195,11 @@ def mention_at(
         if direction:
             value, sign_source = direction * abs(value), "direction_word"
     return NumberMention(start, end, k, text, kind, value, scale, unit, None, sign_source)
+
+
+def _is_reference_word(token: str) -> bool:
+    """"page", "Note", "Item"... also glued to the word before by a dash ("services—pages")."""
+    return re.split(r"[—–]", token.strip(_STRIP).lower())[-1] in _REFERENCE_WORDS
 
 
 def _counted_noun_at(tokens: list[str], at: int, k: int) -> bool:
@@ -209,8 +221,10 @@ INCREASE_WORDS = frozenset(
 DECREASE_WORDS = frozenset(
     "decrease decreased decreases decreasing declined decline declines declining fell fall falls falling fallen dropped "
     "drop drops down lower reduced reduction reduce reduces contracted contraction deteriorated deterioration slipped "
-    "shrank decline".split()
+    "shrank decline negative unfavorable unfavourable adverse loss losses headwind".split()
 )
+# nouns between a direction word and its figure: "unfavorable foreign exchange impact of 2%"
+_IMPACT_WORDS = frozenset("impact impacts effect effects currency foreign exchange fx translation".split())
 # words after the figure that give its direction: "a 7% decrease", "7% lower", "6% more than"
 _AFTER_INCREASE = frozenset("increase increases higher more growth gain improvement up above rise expansion".split())
 _AFTER_DECREASE = frozenset("decrease decreases lower less decline reduction down below drop contraction".split())
@@ -226,6 +240,10 @@ def direction_at(tokens: list[str], start: int, end: int) -> int:
     k = start - 1
     while k >= 0 and _bare(tokens[k]) in _GLUE:
         k -= 1
+    skipped = 0
+    while k >= 0 and skipped < 4 and _bare(tokens[k]) in _IMPACT_WORDS and not tokens[k].endswith((".", ";", ",")):
+        k -= 1
+        skipped += 1
     if k >= 0 and not tokens[k].endswith((".", ";", ":")):
         word = _bare(tokens[k])
         if word in INCREASE_WORDS:
@@ -606,7 +624,7 @@ def cell_value(cells: list[str], k: int, table_scale: str | None, unit_hint: str
         if scale:
             value *= SCALES[scale]
     opened = opening or opening2 or before == "(" or before.endswith("$(")
-    closed = closing or after.startswith(")")
+    closed = closing or after.startswith(")") or after in ("%)", "% )")  # "(2.4 | %)": the sign spans two cells
     if sign or (opened and closed):
         value = -value
     shown = text.replace("( ", "(").replace(" )", ")")

@@ -156,6 +156,7 @@ def repeated(filing: ExtractedFiling, copies: int) -> ExtractedFiling:
             text,
             paragraphs=text.paragraphs * copies,
             heading_indices=tuple(i + size * c for c in range(copies) for i in text.heading_indices),
+            cell_facts={i + size * c: facts for c in range(copies) for i, facts in text.cell_facts.items()},
         )
     return replace(filing, items=items)
 

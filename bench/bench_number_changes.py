@@ -122,6 +122,21 @@ def draw(count: int, seed: int, out: Path) -> int:
     return 0
 
 
+def _matches(now: dict, expected: dict | None) -> bool:
+    """Today's values are the ones a right reading gives."""
+    if expected is None:
+        return False  # no change at all, yet produced
+    for side in ("old_value", "new_value"):
+        want, got = expected[side], now[side]
+        if want is None or got is None:
+            if want != got:
+                return False
+            continue
+        if abs(got - want) > max(0.01, 0.005 * abs(want)):
+            return False
+    return True
+
+
 def measure(path: Path) -> int:
     data = json.loads(path.read_text())
     labelled = [e for e in data["sample"] if e.get("label") in ("right", "wrong")]
@@ -130,29 +145,30 @@ def measure(path: Path) -> int:
         return 1
     produced = {identity(e): e for e in all_changes()}
     rows, by_kind = [], Counter()
-    kept_right = kept_wrong = gone_right = gone_wrong = 0
+    gone_fixed = gone_lost = churned = 0
     sign_total = sign_right = 0
     for entry in labelled:
         now = produced.get(identity(entry))
-        right = entry["label"] == "right"
+        expected = entry.get("expected", {"old_value": entry["old_value"], "new_value": entry["new_value"]} if entry["label"] == "right" else None)
         if now is None:
-            gone_right += right
-            gone_wrong += not right
+            gone_fixed += expected is None
+            gone_lost += expected is not None
             continue
         if now.get("churn"):
+            churned += 1
             continue  # labelled churn: never ranked, not a change a reader is shown as one
-        kept_right += right
-        kept_wrong += not right
+        right = _matches(now, expected)
         by_kind[(entry["stratum"], right)] += 1
-        if entry.get("direction_word"):
+        if entry.get("direction_word") and expected is not None:
             sign_total += 1
-            sign_right += entry.get("sign", "right") != "wrong"
+            sign_right += all((now[s] or 0) * (expected[s] or 0) >= 0 for s in ("old_value", "new_value"))
     kinds = sorted({k for k, _ in by_kind})
     for kind in kinds:
         r, w = by_kind[(kind, True)], by_kind[(kind, False)]
         rows.append([kind, r + w, r, w, f"{r / (r + w):.1%}" if r + w else "-"])
-    total = kept_right + kept_wrong
-    rows.append(["all (sample)", total, kept_right, kept_wrong, f"{kept_right / total:.1%}" if total else "-"])
+    right_total = sum(by_kind[(k, True)] for k in kinds)
+    total = right_total + sum(by_kind[(k, False)] for k in kinds)
+    rows.append(["all (sample)", total, right_total, total - right_total, f"{right_total / total:.1%}" if total else "-"])
     population = data.get("population", {})
     weighted = [(population.get(k, 0), by_kind[(k, True)] / (by_kind[(k, True)] + by_kind[(k, False)])) for k in kinds
                 if by_kind[(k, True)] + by_kind[(k, False)]]
@@ -163,7 +179,8 @@ def measure(path: Path) -> int:
           title=f"Number changes: {len(labelled)} labelled of {sum(population.values()) if population else '?'} (seed {data.get('seed')})")
     print(f"sign right where the text has a direction word: {sign_right}/{sign_total}"
           + (f" ({sign_right / sign_total:.1%})" if sign_total else ""))
-    print(f"sampled changes no longer produced: {gone_wrong} labelled wrong (fixed), {gone_right} labelled right (lost)")
+    print(f"sampled changes no longer produced: {gone_fixed} that were no change at all (fixed), {gone_lost} real changes (lost); "
+          f"{churned} now labelled churn")
     return 0
 
 

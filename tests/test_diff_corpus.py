@@ -136,7 +136,11 @@ def test_split_and_merged_real_paragraphs(pairs):
 
 
 def doubled(filing, copies: int):
-    return replace(filing, items={k: replace(t, paragraphs=t.paragraphs * copies, heading_indices=()) for k, t in filing.items.items()})
+    """Each item's paragraphs `copies` times over, the table cells' facts with them."""
+    def cells(t):
+        return {n + copy * len(t.paragraphs): facts for copy in range(copies) for n, facts in t.cell_facts.items()}
+    return replace(filing, items={k: replace(t, paragraphs=t.paragraphs * copies, heading_indices=(), cell_facts=cells(t))
+                                  for k, t in filing.items.items()})
 
 
 def test_two_copies_of_each_year_give_each_change_twice(pairs):
