@@ -994,7 +994,7 @@ class _TableContext:
                 convention = mentions.scale_caption(text)
             if " | " in text:
                 header = None
-                if len(text) < 400 and "$" not in text and ("20" in text or "19" in text) and _YEAR_IN_TEXT.search(text):
+                if len(text) < 400 and ("20" in text or "19" in text) and _YEAR_IN_TEXT.search(text):
                     header = mentions.header_periods(text)
                     if header:
                         periods, units = header, ()
@@ -1171,6 +1171,7 @@ def _modified(mt: _Match, old, new, old_side: _Side, new_side: _Side, moved: boo
     return change, found, rolled_forward
 
 
+_PARENTHESES = re.compile(r"\([^)]*\)")
 _NOTE_PREFIX = re.compile(r"^(?:note|schedule|item)\s+[0-9]+[a-z]?\s*[-–—.:]?\s*", re.I)
 
 
@@ -1181,6 +1182,7 @@ def _is_page_index(label: str, old: str, new: str) -> bool:
         return False
     if _NOTE_PREFIX.match(label):
         return True  # "Note 22 – Subsequent Events | 104": an index of the notes
+    label = _PARENTHESES.sub("", label)  # "... Accounting Firm (PCAOB ID: 42) | 50"
     if _HAS_DIGIT.search(label):
         return False
     words = label.split()

@@ -403,21 +403,28 @@ def _unit_of(k: int, columns: list[int], units: tuple[str | None, ...]) -> str |
 
 def _column_periods(columns: list[int], periods: tuple[str | None, ...]) -> dict[int, str]:
     """cell index -> its period: the header's year, or "<year>+<n>" for the n-th text column ("Change",
-    "% change") that goes with a year: the year before it (AAPL: "2025 | Change | 2024 | Change"), or
-    the newest year when the text columns follow all the years (JNJ: "2024 | 2023 | Total Change |
-    Operations Change | Currency Change")."""
+    "% change") of a year's comparison: the year before it (AAPL: "2025 | Change | 2024 | Change"), or,
+    when the text columns follow all the years, shared out in order among the comparisons, newest
+    first (JNJ: "2024 | 2023 | Total | Operations | Currency Change" are all 2024's; TSLA: "2024 |
+    2023 | 2022 | $ | % | $ | %" are 2024's then 2023's)."""
     years = [p for p in periods if p is not None]
-    newest = max(years) if years else None
     last_year_at = max((n for n, p in enumerate(periods) if p is not None), default=-1)
+    trailing = len(periods) - last_year_at - 1
+    comparisons = sorted(set(years), reverse=True)[: max(1, len(set(years)) - 1)]
+    per = trailing // len(comparisons) if comparisons and trailing % len(comparisons) == 0 else trailing
     out = {}
     owner, count = None, 0
     for n, (column, period) in enumerate(zip(columns, periods)):
         if period is not None:
             owner, count = period, 0
             out[column] = period
+        elif n > last_year_at and comparisons and per:
+            j = n - last_year_at - 1
+            group = min(j // per, len(comparisons) - 1)
+            out[column] = f"{comparisons[group]}+{j % per + 1}"
         elif owner is not None:
             count += 1
-            out[column] = f"{newest if n > last_year_at else owner}+{count}"
+            out[column] = f"{owner}+{count}"
     return out
 
 

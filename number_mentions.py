@@ -48,7 +48,7 @@ _NUMERIC_TOKEN = re.compile(
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 _STRIP = ".,;:()[]“”\"'’‘"
 _YEARS_IN_CELL = re.compile(r"\b(?:19|20)\d\d\b")
-_SCALE_CAPTION = re.compile(r"\bin\s+(thousands|millions|billions)\b", re.I)
+_SCALE_CAPTION = re.compile(r"(?:\bin\s+|\$\s*)(thousands|millions|billions)\b", re.I)
 
 QUANTITY_KINDS = ("amount", "count", "number")
 
@@ -130,6 +130,8 @@ def mention_at(
     kind, unit = "number", None
     if next_bare == "percentage" and k + 2 < n and tokens[k + 2].lower().startswith("point"):
         kind, unit, end = "percent", "pp", k + 3  # "2.3 percentage points": a change of a rate, not a rate
+    elif next_bare in ("points", "point", "pts") and not currency:
+        kind, unit, end = "percent", "pp", k + 2  # "market share decreased 0.7 points"
     elif suffix == "%" or next_bare in ("%", "percent", "percentage"):
         kind, unit = "percent", "%"
         end = k + 1 if suffix == "%" else k + 2
@@ -221,7 +223,7 @@ INCREASE_WORDS = frozenset(
 DECREASE_WORDS = frozenset(
     "decrease decreased decreases decreasing declined decline declines declining fell fall falls falling fallen dropped "
     "drop drops down lower reduced reduction reduce reduces contracted contraction deteriorated deterioration slipped "
-    "shrank decline negative unfavorable unfavourable adverse loss losses headwind".split()
+    "shrank decline negative unfavorable unfavourable adverse loss losses headwind consumed".split()
 )
 # nouns between a direction word and its figure: "unfavorable foreign exchange impact of 2%"
 _IMPACT_WORDS = frozenset("impact impacts effect effects currency foreign exchange fx translation".split())
@@ -285,6 +287,12 @@ def period_at(tokens: list[str], mention: NumberMention) -> str | None:
     listed = _respectively(tokens, mention)
     if listed:
         return listed
+    before = mention.start - 1
+    while before >= 0 and _bare(tokens[before]) in ("approximately", "about", "nearly", "roughly"):
+        before -= 1
+    if before >= 0 and (_bare(tokens[before]) in ("from", "versus", "vs", "over") or (
+            _bare(tokens[before]) in ("to", "with") and before and _bare(tokens[before - 1]) == "compared")):
+        return "prior"  # "increased ... from $13.26 billion", "compared to $383.3 billion": the base of a comparison
     # after the figure: "in 2023", "for fiscal 2024", "as of December 31, 2023", "in the prior year";
     # "from 2023", "compared with the prior year" name the base of a comparison, not the figure's year
     k = mention.end
@@ -309,8 +317,8 @@ def period_at(tokens: list[str], mention: NumberMention) -> str | None:
             if base is None:
                 return _RELATIVE_PERIODS[pair]
             continue
-        if _HAS_DIGIT.search(word) and not _YEAR.match(word) and step:
-            break  # the next figure: what follows is its period, not this one's
+        if _HAS_DIGIT.search(word) and not _YEAR.match(word) and step and _bare(tokens[k + step - 1]) not in MONTHS:
+            break  # the next figure: what follows is its period, not this one's (a day after a month is a date)
     # before the figure, in the same sentence: "During 2021, we ...", "In fiscal 2024, net sales were"
     for j in range(mention.start - 1, max(-1, mention.start - 25), -1):
         token = tokens[j]
@@ -568,9 +576,14 @@ class _Cell(NamedTuple):
     sign_source: str | None = None  # minus | parentheses
 
 
+_NO_FIGURE = re.compile(r"^(?:not meaningful|nm|n/?m|n/?a|\*+)$", re.I)
+
+
 def value_columns(cells: list[str]) -> list[int]:
-    """Indices of the cells that hold a figure (or a dash), the label and the "$"/")" cells left out."""
-    return [k for k in range(1, len(cells)) if cells[k] not in CELL_FILLERS and (cells[k] in DASHES or CELL_PATTERN.match(cells[k]))]
+    """Indices of the cells that hold a figure (a dash, or "Not meaningful" in its place), the label
+    and the "$"/")" cells left out."""
+    return [k for k in range(1, len(cells))
+            if cells[k] not in CELL_FILLERS and (cells[k] in DASHES or CELL_PATTERN.match(cells[k]) or _NO_FIGURE.match(cells[k]))]
 
 
 def row_units(cells: list[str]) -> tuple[str | None, ...]:

@@ -1,0 +1,609 @@
+"""One ranked list of what changed, for the whole report: the material changes first.
+
+Every change the report knows of becomes a candidate highlight — a key figure's move, a segment's,
+a new or removed risk factor, a changed paragraph, a changed figure — and gets a materiality in
+[0, 1] from a documented model (`materiality` below), with the reasons that scored it. One
+paragraph gives one highlight (its most material figure, its redline); a figure the key figures
+already show is not repeated, its MD&A sentence becomes the key figure's quote. Churn (the fiscal
+year rolling forward, ages, page numbers, exhibit renumbering) never ranks. Pure functions.
+
+The materiality model (README "Highlights"):
+- key figures: the metric's weight (revenue 1.0 ... total assets 0.4) x (0.45 + the move's size:
+  |percent| / 40, or points / 6 for margins, at most 0.5);
+- segments: 0.3 + the move relative to revenue (x 8, at most 0.5); a new or dropped segment 0.7;
+- risk factors: added 0.68, removed 0.6, reworded 0.2 + words changed / 600 (at most 0.35);
+- text and figures in an item: the item's weight (1A, 3, 7 at 1.0 ... exhibits 0.1) x (a base by
+  kind — guidance 0.45, legal, transaction and leadership 0.35, capital return 0.3, other changes
+  0.1 — + its size (words changed, at most 0.2) + new terms the older filing never used (at most
+  0.3) + the largest amount it states relative to revenue (at most 0.3) + a figure's move relative
+  to revenue or to itself (at most 0.4)).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+from urllib.parse import quote as url_quote
+
+import wording
+from diff_analyzer import KEY_CONCEPTS, FilingDiff, ItemDiff, ParagraphChange
+from number_changes import SAME_PERIOD, NumberChange
+from section_extractor import ITEM_TITLES, ExtractedFiling
+
+KINDS = (
+    "key_figure", "segment", "guidance", "risk_factor_added", "risk_factor_removed", "risk_factor_reworded", "legal",
+    "leadership", "transaction", "capital_return", "number_change", "text_added", "text_removed", "text_modified",
+)
+STORED = 60  # highlights kept in the stored report
+QUOTE_CHARS = 420
+REDLINE_CHARS = 1500
+
+ITEM_WEIGHTS = {
+    "1": 0.8, "1A": 1.0, "1B": 0.3, "1C": 0.5, "2": 0.4, "3": 1.0, "4": 0.2, "5": 0.6, "6": 0.1, "7": 1.0, "7A": 0.7,
+    "8": 0.55, "9": 0.4, "9A": 0.5, "9B": 0.4, "9C": 0.2, "10": 0.35, "11": 0.3, "12": 0.3, "13": 0.3, "14": 0.2,
+    "15": 0.1, "16": 0.1,
+}
+METRIC_WEIGHTS = {
+    "revenue": 1.0, "operating_income": 0.9, "net_income": 0.9, "eps_diluted": 0.8, "gross_margin": 0.75,
+    "operating_margin": 0.8, "net_margin": 0.5, "gross_profit": 0.6, "operating_cash_flow": 0.7,
+    "capital_expenditures": 0.75, "free_cash_flow": 0.65, "share_repurchases": 0.55, "dividends_per_share": 0.55,
+    "long_term_debt": 0.5, "cash_and_equivalents": 0.4, "total_assets": 0.4, "stockholders_equity": 0.35,
+    "shares_outstanding": 0.3,
+}
+KIND_BASE = {"guidance": 0.45, "legal": 0.35, "transaction": 0.35, "leadership": 0.35, "capital_return": 0.3}
+TOPICS = (  # the first that matches names the kind of a changed paragraph
+    ("legal", re.compile(
+        r"\b(litigation|lawsuits?|class actions?|settle(?:d|ment|ments)|courts?|jury|verdict|injunctions?|fined|fines?|penalt(?:y|ies)|"
+        r"subpoenas?|antitrust|department of justice|european commission|investigations?|consent decree|appeal(?:ed|s)?|"
+        r"plaintiffs?|defendants?|lawsuit)\b", re.I)),
+    ("transaction", re.compile(
+        r"\b(acquir(?:e|ed|es|ing)|acquisitions?|mergers?|merger agreement|divest(?:ed|iture|itures|ing)?|spin-?off|spun off|"
+        r"disposals?|joint venture|termination fee|impairments?|write-?downs?|restructuring)\b", re.I)),
+    ("capital_return", re.compile(r"\b(dividends?|repurchases?|repurchased|buybacks?)\b", re.I)),
+    ("leadership", re.compile(
+        r"\b(chief (?:executive|financial|operating|legal|technology|accounting) officer|general counsel|appointed|resigned|"
+        r"retire(?:d|ment)|successor|succeeded)\b", re.I)),
+)
+_FORWARD = re.compile(r"\b(expects?|expected|anticipates?|anticipated|outlook|guidance|forecasts?|plans? to|intends? to|"
+                      r"we estimate|projected|will be)\b", re.I)
+_WORD = re.compile(r"[A-Za-z][A-Za-z\-']{2,}")
+_AMOUNT = re.compile(r"(?:US)?\$\s?(\d[\d,]*(?:\.\d+)?)\s*(trillion|billion|million|thousand)?", re.I)
+_SCALE = {"trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3}
+_ADDED = re.compile(r"\{\+(.*?)\+\}", re.S)
+
+
+@dataclass
+class Highlight:
+    kind: str
+    item: str | None
+    headline: str
+    materiality: float
+    reasons: list[str]
+    old: dict | None = None
+    new: dict | None = None
+    change: dict | None = None
+    quotes: dict = field(default_factory=lambda: {"old": None, "new": None})
+    redline: str | None = None
+    id: str = ""
+    rank: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "rank": self.rank,
+            "kind": self.kind,
+            "item": self.item,
+            "item_title": ITEM_TITLES.get(self.item) if self.item else None,
+            "headline": self.headline,
+            "old": self.old,
+            "new": self.new,
+            "change": self.change,
+            "materiality": round(self.materiality, 3),
+            "reasons": self.reasons,
+            "quotes": self.quotes,
+            "redline": self.redline,
+        }
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What scoring needs beyond one change: the company's size, the words the older filing used,
+    the two documents' addresses."""
+
+    revenue: float | None
+    older_words: frozenset[str]
+    older_url: str | None
+    newer_url: str | None
+    newer_year: int | None
+
+
+# --------------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------------
+
+
+def rank(key_figures: dict, diff: FilingDiff, older: ExtractedFiling, newer: ExtractedFiling, *,
+         older_url: str | None = None, newer_url: str | None = None, limit: int = STORED) -> list[Highlight]:
+    """The report's highlights, most material first, `limit` of them, with ids h1, h2, ..."""
+    context = _Context(
+        revenue=_revenue(key_figures),
+        older_words=frozenset(w.lower() for t in older.items.values() for p in t.paragraphs for w in _WORD.findall(p)),
+        older_url=older_url,
+        newer_url=newer_url,
+        newer_year=_year((key_figures.get("fiscal_years") or {}).get("newer")),
+    )
+    consumed: set[int] = set()  # ids of number changes a key figure already shows
+    found = _key_figure_highlights(key_figures, diff, context, consumed)
+    found += _segment_highlights(key_figures, context)
+    found += _risk_factor_highlights(diff, context)
+    for item, item_diff in diff.items.items():
+        found += _item_highlights(item, item_diff, context, consumed)
+    found = [h for h in found if h.materiality > 0]
+    found.sort(key=lambda h: (-h.materiality, KINDS.index(h.kind)))
+    kept = found[:limit]
+    for n, highlight in enumerate(kept, start=1):
+        highlight.id, highlight.rank = f"h{n}", n
+        highlight.materiality = min(1.0, highlight.materiality)
+    return kept
+
+
+def _revenue(key_figures: dict) -> float | None:
+    metric = (key_figures.get("metrics") or {}).get("revenue") or {}
+    value = (metric.get("newer") or metric.get("older") or {}).get("value")
+    if value:
+        return float(value)
+    assets = ((key_figures.get("metrics") or {}).get("total_assets") or {}).get("newer") or {}
+    return float(assets["value"]) / 2 if assets.get("value") else None
+
+
+def _year(period_end: str | None) -> int | None:
+    return int(period_end[:4]) if period_end and period_end[:4].isdigit() else None
+
+
+# --------------------------------------------------------------------------------------------------
+# Key figures and segments
+# --------------------------------------------------------------------------------------------------
+
+
+def _key_figure_highlights(key_figures: dict, diff: FilingDiff, context: _Context, consumed: set[int]) -> list[Highlight]:
+    out = []
+    prose = [n for item_diff in diff.items.values() for n in item_diff.number_changes if not n.in_table and not n.churn]
+    for name, metric in (key_figures.get("metrics") or {}).items():
+        newer, change = metric.get("newer"), metric.get("change")
+        if not newer or not change:
+            continue
+        base = metric.get("newer_prior") if change.get("basis") == "newer_prior" else metric.get("older")
+        unit = metric["unit"]
+        if unit == "pure":
+            size = min(0.5, abs(change["absolute"]) * 100 / 6)
+            move = f"{wording._plain(change['absolute'] * 100)} points"
+        else:
+            percent = change.get("percent")
+            if percent is None:
+                continue
+            size = min(0.5, abs(percent) / 40)
+            move = wording.percent(percent, signed=True)
+        reasons = ["key figure", f"{metric['label'].lower()} {move}"]
+        if metric.get("restated"):
+            reasons.append("prior year restated in the newer filing")
+        headline = wording.change_sentence(metric["label"], base["value"] if base else None, newer["value"], unit,
+                                           period=wording.fiscal_year(newer.get("period_end")))
+        highlight = Highlight(
+            kind="key_figure", item=None, headline=headline,
+            materiality=METRIC_WEIGHTS.get(name, 0.4) * (0.45 + size), reasons=reasons,
+            old=_figure(base, unit), new=_figure(newer, unit),
+            change={"absolute": change["absolute"], "percent": change.get("percent")},
+            quotes={"old": _line_quote(metric.get("older")), "new": _line_quote(newer)},
+        )
+        said = _stated_in_prose(newer["value"], unit, prose)  # MD&A's own sentence about the same figure
+        if said is not None:
+            consumed.add(id(said))
+            highlight.quotes["new"] = {"text": _sentence_of(said.context, said.new_text), "link": _text_link(context.newer_url, said.context)}
+            highlight.reasons.append("stated in MD&A")
+        out.append(highlight)
+    return out
+
+
+def _figure(entry: dict | None, unit: str) -> dict | None:
+    if not entry or entry.get("value") is None:
+        return None
+    return {"value": entry["value"], "unit": unit, "period": entry.get("period_end"), "text": wording.figure(entry["value"], unit)}
+
+
+def _line_quote(entry: dict | None) -> dict | None:
+    """The statement line a key figure is printed on, linked to its fact."""
+    if not entry or not entry.get("line"):
+        return None
+    return {"text": entry["line"], "link": entry.get("link")}
+
+
+def _stated_in_prose(value: float, unit: str, prose: list[NumberChange]) -> NumberChange | None:
+    """A prose figure that states this value as written (rounded to its own precision)."""
+    if unit not in ("USD", "USD/share"):
+        return None
+    for change in prose:
+        if change.new_value is None or change.kind != "amount" or change.unit != "USD":
+            continue
+        written = change.new_text.replace("$", "").split()[0].replace(",", "")
+        decimals = len(written.split(".")[1]) if "." in written else 0
+        step = 10 ** (-decimals) * ({"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}.get(change.scale or "", 1))
+        if abs(change.new_value - value) <= step / 2 + 1e-6:
+            return change
+    return None
+
+
+def _segment_highlights(key_figures: dict, context: _Context) -> list[Highlight]:
+    out = []
+    for segment in key_figures.get("segments") or []:
+        if segment.get("kind") != "segment":
+            continue
+        label = segment["label"]
+        if segment["status"] in ("new", "dropped"):
+            side = "newer" if segment["status"] == "new" else "older"
+            revenue = ((segment.get("revenue") or {}).get(side) or {})
+            out.append(Highlight(
+                kind="segment", item=None,
+                headline=f"{label} is {'a new reportable segment' if segment['status'] == 'new' else 'no longer a reportable segment'}"
+                         + (f", with revenue of {wording.money(revenue['value'])}." if revenue.get("value") else "."),
+                materiality=0.7, reasons=[f"segment {segment['status']}"],
+                new=_figure(revenue, "USD") if side == "newer" else None, old=_figure(revenue, "USD") if side == "older" else None,
+            ))
+            continue
+        for metric_name, label_suffix in (("revenue", "revenue"), ("operating_income", "operating income")):
+            metric = segment.get(metric_name)
+            if not metric or not metric.get("change") or not metric.get("newer"):
+                continue
+            change = metric["change"]
+            base = metric.get("newer_prior") if change.get("basis") == "newer_prior" else metric.get("older")
+            relative = abs(change["absolute"]) / context.revenue if context.revenue else 0.0
+            materiality = 0.3 + min(0.5, relative * 8) - (0.05 if metric_name == "operating_income" else 0)
+            out.append(Highlight(
+                kind="segment", item=None,
+                headline=wording.change_sentence(f"{label} {label_suffix}", base["value"] if base else None,
+                                                 metric["newer"]["value"], "USD", period=wording.fiscal_year(metric["newer"].get("period_end"))),
+                materiality=materiality, reasons=["segment", f"{label_suffix} move of {relative:.1%} of revenue"],
+                old=_figure(base, "USD"), new=_figure(metric["newer"], "USD"),
+                change={"absolute": change["absolute"], "percent": change.get("percent")},
+                quotes={"old": _line_quote(metric.get("older")), "new": _line_quote(metric.get("newer"))},
+            ))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Risk factors
+# --------------------------------------------------------------------------------------------------
+
+
+def _risk_factor_highlights(diff: FilingDiff, context: _Context) -> list[Highlight]:
+    out = []
+    risk_item = diff.items.get("1A")
+    if risk_item is None:
+        return out
+    for risk in risk_item.risk_factor_changes:
+        if risk.kind == "unchanged" or risk.trivial:
+            continue
+        title = (risk.new_title or risk.old_title or "").strip()
+        novelty = _novelty(_added_words(risk), context)
+        if risk.kind == "added":
+            body = _first_sentence(risk.new_text or "")
+            out.append(Highlight(
+                kind="risk_factor_added", item="1A", headline=f"New risk factor: {_clip(title, 30)}",
+                materiality=0.68 + novelty, reasons=["new risk factor"] + (["new terms"] if novelty else []),
+                quotes={"old": None, "new": {"text": _clip_chars(f"{title} {body}".strip()), "link": _text_link(context.newer_url, title)}},
+            ))
+        elif risk.kind == "removed":
+            out.append(Highlight(
+                kind="risk_factor_removed", item="1A", headline=f"Risk factor removed: {_clip(title, 30)}",
+                materiality=0.6, reasons=["risk factor removed"],
+                quotes={"old": {"text": _clip_chars(f"{title} {_first_sentence(risk.old_text or '')}".strip()),
+                                "link": _text_link(context.older_url, title)}, "new": None},
+            ))
+        else:
+            words = risk.words_added + risk.words_removed
+            sentence = _changed_sentence(risk.redline or "")
+            headline = f"Risk factor reworded: {_clip(title, 30)}"
+            if risk.title_changed and risk.old_title and risk.new_title:
+                headline = f"Risk factor renamed and reworded: {_clip(risk.new_title, 25)}"
+            out.append(Highlight(
+                kind="risk_factor_reworded", item="1A", headline=_sentence(headline),
+                materiality=0.2 + min(0.35, words / 600) + novelty,
+                reasons=[f"risk factor reworded ({words} words)"] + (["new terms"] if novelty else []),
+                quotes={"old": {"text": _clip_chars(risk.old_title or ""), "link": _text_link(context.older_url, risk.old_title)},
+                        "new": {"text": _clip_chars(sentence or risk.new_title or ""), "link": _text_link(context.newer_url, sentence or risk.new_title)}},
+                redline=_clip_redline(risk.title_redline if risk.title_changed and not risk.redline else risk.redline),
+            ))
+    return out
+
+
+def _added_words(risk) -> str:
+    if risk.kind == "added":
+        return risk.new_text or ""
+    return " ".join(_ADDED.findall(risk.redline or ""))
+
+
+# --------------------------------------------------------------------------------------------------
+# Paragraphs and their figures
+# --------------------------------------------------------------------------------------------------
+
+
+def _item_highlights(item: str, item_diff: ItemDiff, context: _Context, consumed: set[int]) -> list[Highlight]:
+    """One highlight per changed paragraph of the item (risk factors excepted: they have their own)."""
+    if not item_diff.changes:
+        return []
+    in_risk_factor = _risk_factor_paragraphs(item_diff)
+    numbers: dict[int, list[NumberChange]] = {}
+    for number in item_diff.number_changes:
+        if number.churn or id(number) in consumed:
+            continue
+        if number.concept and number.concept in KEY_CONCEPTS and not number.dimensions:
+            continue  # a key figure's own line: the key figures show it
+        numbers.setdefault(number.new_index, []).append(number)
+    out = []
+    weight = ITEM_WEIGHTS.get(item, 0.3)
+    for change in item_diff.changes:
+        if change.kind in ("unchanged", "moved") or change.trivial:
+            continue
+        index = change.new_index if change.new_index is not None else None
+        if index is not None and index in in_risk_factor:
+            continue
+        figures = numbers.pop(index, []) if index is not None else []
+        out.append(_paragraph_highlight(item, change, figures, weight, context))
+    return out
+
+
+def _risk_factor_paragraphs(item_diff: ItemDiff) -> set[int]:
+    covered: set[int] = set()
+    for risk in item_diff.risk_factor_changes:
+        if risk.new_paragraphs:
+            covered.update(range(*risk.new_paragraphs))
+    return covered
+
+
+def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[NumberChange], weight: float,
+                         context: _Context) -> Highlight:
+    added_text = change.new_text if change.kind == "added" else change.old_text if change.kind == "removed" else \
+        " ".join(_ADDED.findall(change.redline or ""))
+    text = change.new_text or change.old_text or ""
+    kind = _topic(item, text, added_text, figures, context)
+    novelty = _novelty(added_text if change.kind != "removed" else "", context)
+    amount = _amount_signal(added_text, context)
+    words = change.words_added + change.words_removed
+    size = min(0.2, words / 500)
+    reasons = []
+    figure = max(figures, key=lambda n: _figure_size(n, context)) if figures else None
+    figure_size = _figure_size(figure, context) if figure else 0.0
+    if figure is not None:
+        reasons.append(f"figure {figure.old_text} → {figure.new_text}")
+        kind = kind if kind in KIND_BASE else "number_change"
+    elif kind not in KIND_BASE:
+        kind = {"added": "text_added", "removed": "text_removed"}.get(change.kind, "text_modified")
+    base = KIND_BASE.get(kind, 0.1 if not change.kind == "modified" or figure else 0.06)
+    if " | " in text:
+        base *= 0.6  # a table row's figure speaks through the key figures and the prose around it
+    materiality = weight * (base + size + novelty + amount + figure_size)
+    if kind in KIND_BASE:
+        reasons.insert(0, kind.replace("_", " "))
+    if novelty:
+        reasons.append("terms new to this filing")
+    if amount:
+        reasons.append("large amount stated")
+    if size >= 0.1:
+        reasons.append(f"{words} words changed")
+    reasons.append(f"Item {item} weight {weight}")
+    old_quote = new_quote = None
+    if figure is not None:
+        old_quote = {"text": _sentence_of(change.old_text or "", figure.old_text), "link": _fact_or_text(context.older_url, figure.old_fact, change.old_text, figure.old_text)}
+        new_quote = {"text": _sentence_of(change.new_text or "", figure.new_text), "link": _fact_or_text(context.newer_url, figure.new_fact, change.new_text, figure.new_text)}
+    else:
+        if change.old_text:
+            old_quote = {"text": _clip_chars(_changed_sentence(change.redline or "", old=True) or _first_sentence(change.old_text)),
+                         "link": _text_link(context.older_url, change.old_text)}
+        if change.new_text:
+            new_quote = {"text": _clip_chars(_changed_sentence(change.redline or "") or _first_sentence(change.new_text)),
+                         "link": _text_link(context.newer_url, change.new_text)}
+    return Highlight(
+        kind=kind, item=item, headline=_headline(item, kind, change, figure, new_quote, old_quote),
+        materiality=materiality, reasons=reasons,
+        old=_number_value(figure, old=True) if figure else None, new=_number_value(figure, old=False) if figure else None,
+        change=_number_change(figure) if figure else None,
+        quotes={"old": old_quote, "new": new_quote},
+        redline=_clip_redline(change.redline) if change.kind == "modified" else None,
+    )
+
+
+def _topic(item: str, text: str, added: str, figures: list[NumberChange], context: _Context) -> str | None:
+    if item == "3":
+        return "legal"
+    probe = added or text
+    if figures and (_FORWARD.search(probe) or any(_future(n, context) for n in figures)):
+        return "guidance"
+    for kind, pattern in TOPICS:
+        if kind == "leadership" and item not in ("1", "4", "10", "7"):
+            continue
+        if pattern.search(probe):
+            return kind
+    return None
+
+
+def _future(number: NumberChange, context: _Context) -> bool:
+    return (number.comparison == SAME_PERIOD and context.newer_year is not None and number.period is not None
+            and number.period.isdigit() and int(number.period) > context.newer_year)
+
+
+def _novelty(added: str, context: _Context) -> float:
+    """Terms the older filing never used ("tariffs", "Blackwell", "Alaska Airlines"): new topics."""
+    if not added:
+        return 0.0
+    fresh = {w.lower() for w in _WORD.findall(added) if len(w) >= 5 or w[:1].isupper()} - context.older_words
+    return min(0.3, 0.06 * len(fresh))
+
+
+def _amount_signal(text: str, context: _Context) -> float:
+    """The largest amount a change states, relative to the company's revenue."""
+    if not text or not context.revenue:
+        return 0.0
+    largest = 0.0
+    for number, scale in _AMOUNT.findall(text):
+        try:
+            value = float(number.replace(",", "")) * _SCALE.get((scale or "").lower(), 1.0)
+        except ValueError:
+            continue
+        largest = max(largest, value)
+    return min(0.3, largest / context.revenue * 10)
+
+
+def _figure_size(number: NumberChange | None, context: _Context) -> float:
+    """How much a figure moved: an amount relative to revenue, else relative to itself, a rate in points."""
+    if number is None or number.delta is None:
+        return 0.0
+    if number.unit in ("USD",) and context.revenue:
+        return min(0.4, abs(number.delta) / context.revenue * 8 + min(0.1, abs(number.relative_change or 0) / 5))
+    if number.unit in ("%", "pp"):
+        return min(0.3, abs(number.delta) / 15)
+    if number.unit == "bps":
+        return min(0.3, abs(number.delta) / 1500)
+    relative = number.relative_change
+    return min(0.25, abs(relative) / 2) if relative is not None else 0.0
+
+
+def _number_value(number: NumberChange, *, old: bool) -> dict:
+    value = number.old_value if old else number.new_value
+    period = number.old_period if old else number.new_period
+    return {"value": value, "unit": number.unit, "period": period if period not in (None, "current") else None,
+            "text": number.old_text if old else number.new_text}
+
+
+def _number_change(number: NumberChange) -> dict | None:
+    if number.delta is None:
+        return None
+    relative = number.relative_change
+    return {"absolute": round(number.delta, 6), "percent": round(relative * 100, 2) if relative is not None else None}
+
+
+# --------------------------------------------------------------------------------------------------
+# Words
+# --------------------------------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z(“\"$])")
+_ABBREVIATION = re.compile(r"(?:\b[A-Z]\.|\b(?:No|Inc|Corp|Co|Ltd|Mr|Ms|Dr|vs|U\.S|e\.g|i\.e)\.)$")
+
+
+def _sentences(text: str) -> list[str]:
+    out, start = [], 0
+    for match in _SENTENCE_END.finditer(text):
+        candidate = text[start:match.start()].strip()
+        if _ABBREVIATION.search(candidate) or len(candidate) < 25:
+            continue
+        out.append(candidate)
+        start = match.end()
+    if text[start:].strip():
+        out.append(text[start:].strip())
+    return out
+
+
+def _first_sentence(text: str) -> str:
+    sentences = _sentences(text)
+    return sentences[0] if sentences else text
+
+
+def _sentence_of(text: str, figure: str) -> str:
+    """The sentence (or table row) holding a figure, verbatim."""
+    if " | " in text:
+        return _clip_chars(text)
+    for sentence in _sentences(text):
+        if figure and figure in sentence:
+            return _clip_chars(sentence)
+    return _clip_chars(_first_sentence(text))
+
+
+def _changed_sentence(redline: str, old: bool = False) -> str | None:
+    """The first sentence of a redline that holds a change, as the newer (or older) text reads."""
+    if not redline:
+        return None
+    marker = "[-" if old else "{+"
+    for sentence in _sentences(redline):
+        if marker in sentence:
+            clean = re.sub(r"\{\+(.*?)\+\}", (lambda m: "" if old else m.group(1)), sentence)
+            clean = re.sub(r"\[-(.*?)-\]", (lambda m: m.group(1) if old else ""), clean)
+            return " ".join(clean.split())
+    return None
+
+
+def _clip(text: str, words: int) -> str:
+    parts = text.split()
+    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
+
+
+def _clip_chars(text: str, limit: int = QUOTE_CHARS) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "…"
+
+
+def _clip_redline(redline: str | None) -> str | None:
+    """A long redline keeps its changes and a little context around them."""
+    if not redline or len(redline) <= REDLINE_CHARS:
+        return redline
+    first = min((i for i in (redline.find("[-"), redline.find("{+")) if i >= 0), default=0)
+    start = max(0, first - 200)
+    window = redline[start : start + REDLINE_CHARS]
+    for opening, closing in (("[-", "-]"), ("{+", "+}")):  # never cut inside a marker
+        if window.count(opening) > window.count(closing):
+            window += closing
+    return ("…" if start else "") + window + "…"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "…", "?", "!")) else text + "."
+
+
+def _headline(item: str, kind: str, change: ParagraphChange, figure: NumberChange | None, new_quote, old_quote) -> str:
+    where = _item_name(item)
+    if figure is not None:
+        if figure.in_table:
+            label = figure.row_label or figure.metric or "A figure"
+            return wording.change_sentence(label, figure.old_value, figure.new_value, figure.unit,
+                                           period=figure.period if figure.comparison == SAME_PERIOD and figure.period else None)
+        said = (new_quote or {}).get("text") or ""
+        if figure.old_text not in said:
+            said = f"{said.rstrip('.')} (previously {figure.old_text})"
+        return _sentence(_clip(said, 45))
+    quote = (new_quote or old_quote or {}).get("text") or ""
+    lead = {
+        "text_added": f"New in {where}: ", "text_removed": f"Dropped from {where}: ", "text_modified": f"Reworded in {where}: ",
+        "legal": "Legal proceedings: " if item == "3" else f"Legal ({where}): ", "transaction": f"Transaction ({where}): ",
+        "leadership": "Leadership: ", "capital_return": "Capital return: ", "guidance": "Guidance: ",
+    }.get(kind, "")
+    if kind in ("legal", "transaction", "leadership", "capital_return", "guidance") and change.kind == "removed":
+        lead = f"No longer stated in {where}: "
+    return _sentence(lead + _clip(quote, 40))
+
+
+def _item_name(item: str) -> str:
+    short = {"1": "Business", "1A": "Risk Factors", "1C": "Cybersecurity", "2": "Properties", "3": "Legal Proceedings",
+             "5": "Market for the Stock", "7": "MD&A", "7A": "Market Risk", "8": "the Financial Statements",
+             "9A": "Controls and Procedures", "10": "Directors and Officers", "15": "the Exhibits"}
+    return short.get(item, f"Item {item}")
+
+
+def _text_link(url: str | None, text: str | None) -> str | None:
+    """A link to the words in the SEC document: a text fragment (#:~:text=) of their first words."""
+    if not url or not text:
+        return url
+    words = " ".join(re.sub(r"\[-.*?-\]|\{\+|\+\}", "", text).split()[:8])
+    if not words:
+        return url
+    return f"{url}#:~:text={url_quote(words, safe='').replace('-', '%2D')}"
+
+
+def _fact_or_text(url: str | None, element_id: str | None, text: str | None, figure: str) -> str | None:
+    if url and element_id:
+        return f"{url}#{element_id}"
+    return _text_link(url, _sentence_of(text or "", figure))
+
+
+def to_dicts(highlights: Iterable[Highlight]) -> list[dict]:
+    return [h.to_dict() for h in highlights]
