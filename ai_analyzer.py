@@ -31,9 +31,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, Sequence
 
+import highlights as highlighting
 from diff_analyzer import FilingDiff, ItemDiff
+from highlights import Highlight
 from section_extractor import ITEM_TITLES
 
 log = logging.getLogger("ai_analyzer")
@@ -68,6 +70,13 @@ class KeyChange:
     change_type: str  # added | removed | modified | moved | numbers
     materiality: str  # high | medium | low
     evidence: str  # a verbatim quote from the filing
+    highlights: tuple[str, ...] = ()  # ids of the report's highlights this sentence rests on
+
+
+@dataclass(frozen=True)
+class ExecutiveSentence:
+    text: str
+    highlights: tuple[str, ...] = ()  # the highlight ids it rests on
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,8 @@ class AiSummaries:
     executive_misses: tuple[str, ...] = ()
     usage: tuple[Usage, ...] = ()
     requests: int = 0
+    executive_sentences: tuple[ExecutiveSentence, ...] = ()  # the executive summary, sentence by sentence, with citations
+    ranked_items: tuple[str, ...] = ()  # the order the items were chosen in (the validator judges by the same)
 
     @property
     def cost_usd(self) -> float:
@@ -127,6 +138,8 @@ class AiSummaries:
             "provider": self.provider,
             "model": self.model,
             "executive_summary": self.executive_summary,
+            "executive_sentences": [{"text": e.text, "highlights": list(e.highlights)} for e in self.executive_sentences],
+            "ranked_items": list(self.ranked_items),
             "executive_faithfulness_misses": list(self.executive_misses),
             "items": {item: asdict(summary) for item, summary in self.items.items()},
             "omitted_items": [asdict(o) for o in self.omitted_items],
@@ -145,7 +158,8 @@ class AiSummaries:
 
 
 class Summarizer(Protocol):
-    def summarize(self, diff: FilingDiff, *, deadline: float | None = None) -> AiSummaries: ...
+    def summarize(self, diff: FilingDiff, *, highlights: Sequence[Highlight] | None = None,
+                  deadline: float | None = None) -> AiSummaries: ...
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,6 +227,7 @@ class ItemRequest:
     truncated: bool
     sections_sent: int
     sections_total: int
+    highlight_ids: tuple[str, ...] = ()  # the highlights shown: the ids a key change may cite
 
 
 @dataclass(frozen=True)
@@ -220,12 +235,19 @@ class RequestPlan:
     items: tuple[ItemRequest, ...]
     omitted: tuple[OmittedItem, ...]
     executive_prompt: str
+    ranked_items: tuple[str, ...] = ()
+    executive_ids: tuple[str, ...] = ()  # the highlights the executive prompt shows
 
 
-def rank_items(diff: FilingDiff) -> list[ItemDiff]:
-    """Changed items, most worth summarizing first."""
+def rank_items(diff: FilingDiff, highlights: Sequence[Highlight] = ()) -> list[ItemDiff]:
+    """Changed items, most worth summarizing first: in the order of their first highlight, then
+    (items with no highlight) by change score times the item's weight."""
     changed = [d for d in diff.items.values() if d.substantive]  # churn-only items have nothing to summarize
-    return sorted(changed, key=lambda d: -d.stats.change_score * ITEM_WEIGHTS.get(d.item, 0.5))
+    first: dict[str, int] = {}
+    for highlight in highlights:
+        if highlight.item and highlight.item not in first:
+            first[highlight.item] = highlight.rank
+    return sorted(changed, key=lambda d: (first.get(d.item, 1_000_000), -d.stats.change_score * ITEM_WEIGHTS.get(d.item, 0.5)))
 
 
 def item_source_text(item_diff: ItemDiff) -> str:
@@ -241,9 +263,22 @@ def item_shown_text(item_diff: ItemDiff) -> str:
     return _item_header(item_diff)
 
 
-def _sections(item_diff: ItemDiff) -> list[str]:
-    """The item's changes as prompt sections, most informative first."""
-    sections: list[str] = []
+def highlight_section(highlight: Highlight) -> str:
+    """A highlight as the model sees it: its id to cite, what it is, its quotes and its redline."""
+    lines = [f"HIGHLIGHT {highlight.id} ({highlight.kind.replace('_', ' ')}): {highlight.headline}"]
+    for side in ("new", "old"):
+        quote = (highlight.quotes or {}).get(side)
+        if quote and quote.get("text"):
+            lines.append(f"{side.upper()} TEXT: {quote['text']}")
+    if highlight.redline:
+        lines.append(f"REDLINE: {_words(highlight.redline, 220)}")
+    return "\n".join(lines)
+
+
+def _sections(item_diff: ItemDiff, highlights: Sequence[Highlight] = ()) -> list[str]:
+    """The item's changes as prompt sections, most informative first: its highlights (ranked, to be
+    cited by id), then the rest of its diff."""
+    sections: list[str] = [highlight_section(h) for h in highlights if h.item == item_diff.item]
     for risk in item_diff.risk_factor_changes:
         if risk.kind in ("added", "removed"):
             title = risk.new_title or risk.old_title or ""
@@ -298,9 +333,9 @@ def _item_header(item_diff: ItemDiff) -> str:
     )
 
 
-def build_item_request(item_diff: ItemDiff, budget_tokens: int) -> ItemRequest:
+def build_item_request(item_diff: ItemDiff, budget_tokens: int, highlights: Sequence[Highlight] = ()) -> ItemRequest:
     header = _item_header(item_diff)
-    sections = _sections(item_diff)
+    sections = _sections(item_diff, highlights)
     unchanged = next((c.new_text for c in item_diff.changes if c.kind == "unchanged" and c.new_text), None)
     context = f"CONTEXT (an unchanged paragraph, for orientation only):\n{_words(unchanged, 50)}" if unchanged else ""
     used = estimate_tokens(header) + estimate_tokens(context) + 60
@@ -327,23 +362,25 @@ def build_item_request(item_diff: ItemDiff, budget_tokens: int) -> ItemRequest:
         truncated=len(chosen) < len(sections),
         sections_sent=len(chosen),
         sections_total=len(sections),
+        highlight_ids=tuple(h.id for h in highlights if h.item == item_diff.item and f"HIGHLIGHT {h.id} " in prompt),
     )
 
 
-def plan_requests(diff: FilingDiff, *, report_budget: int, item_budget: int, system_tokens: int = 0) -> RequestPlan:
+def plan_requests(diff: FilingDiff, *, report_budget: int, item_budget: int, system_tokens: int = 0,
+                  highlights: Sequence[Highlight] = ()) -> RequestPlan:
     """Fit the most valuable items into the budgets; the rest are named with the reason.
 
     The budget is shared out by water-filling: items whose whole diff is small get all of it, the
     large ones split what is left (never more than `item_budget` each). So one huge Item 8 cannot
     starve Items 3 and 1C, and no item is sent in a sliver too thin to summarize.
     """
-    ranked = rank_items(diff)
-    executive = build_executive_prompt(ranked)
+    ranked = rank_items(diff, highlights)
+    executive = build_executive_prompt(ranked, highlights, budget_tokens=report_budget // 4)
     remaining = report_budget - estimate_tokens(executive) - system_tokens
     omitted: list[OmittedItem] = []
     candidates: list[tuple[ItemDiff, int]] = []  # (item, tokens its whole diff needs)
     for item_diff in ranked:
-        sections = _sections(item_diff)
+        sections = _sections(item_diff, highlights)
         if not sections:
             omitted.append(OmittedItem(item_diff.item, "only trivial changes"))
         elif len(candidates) >= MAX_ITEMS_SUMMARIZED:
@@ -369,11 +406,32 @@ def plan_requests(diff: FilingDiff, *, report_budget: int, item_budget: int, sys
             remaining -= need
         candidates = [(d, need) for d, need in candidates if d.item not in allowance]
 
-    requests = [build_item_request(d, allowance[d.item] - system_tokens) for d in ranked if d.item in allowance]
-    return RequestPlan(items=tuple(requests), omitted=tuple(omitted), executive_prompt=executive)
+    requests = [build_item_request(d, allowance[d.item] - system_tokens, highlights) for d in ranked if d.item in allowance]
+    executive_ids = tuple(h.id for h in highlights if f"HIGHLIGHT {h.id} " in executive)
+    return RequestPlan(items=tuple(requests), omitted=tuple(omitted), executive_prompt=executive,
+                       ranked_items=tuple(d.item for d in ranked), executive_ids=executive_ids)
 
 
-def build_executive_prompt(ranked: list[ItemDiff]) -> str:
+def build_executive_prompt(ranked: list[ItemDiff], highlights: Sequence[Highlight] = (), budget_tokens: int = 4000) -> str:
+    """The executive summary's input: the key figures first, then the most material highlights, each
+    with the id a sentence must cite; without highlights, the most changed items."""
+    if highlights:
+        key = [h for h in highlights if h.kind in ("key_figure", "segment")]
+        rest = [h for h in highlights if h.kind not in ("key_figure", "segment")]
+        lines = ["What changed between two consecutive annual reports (Form 10-K) of one company, most material first.",
+                 "", "KEY FIGURES:"]
+        used = estimate_tokens("\n".join(lines))
+        for group_name, group in (("KEY FIGURES", key), ("CHANGES", rest)):
+            if group_name == "CHANGES":
+                lines += ["", "CHANGES:"]
+            for highlight in group:
+                section = highlight_section(highlight)
+                cost = estimate_tokens(section)
+                if used + cost > budget_tokens:
+                    break
+                lines.append(section)
+                used += cost
+        return "\n".join(lines)
     lines = ["The items of a company's annual report (Form 10-K) that changed most from the older to the newer year:"]
     for item_diff in ranked[:10]:
         lines.append(f"\n- {_item_header(item_diff)}")
@@ -425,6 +483,37 @@ EXECUTIVE_SCHEMA: dict[str, Any] = {
     "properties": {"executive_summary": {"type": "string", "description": "3 to 5 sentences for an investor."}},
 }
 
+
+def item_schema(highlight_ids: Sequence[str]) -> dict[str, Any]:
+    """ITEM_SCHEMA, each key change citing the ids of the highlights it rests on (an enum: the model
+    can cite only what it was shown)."""
+    if not highlight_ids:
+        return ITEM_SCHEMA
+    schema = json.loads(json.dumps(ITEM_SCHEMA))
+    change = schema["properties"]["key_changes"]["items"]
+    change["required"] = change["required"] + ["highlights"]
+    change["properties"]["highlights"] = {"type": "array", "items": {"type": "string", "enum": list(highlight_ids)},
+                                          "description": "The ids of the HIGHLIGHTs this change rests on."}
+    return schema
+
+
+def executive_schema(highlight_ids: Sequence[str]) -> dict[str, Any]:
+    """3 to 5 sentences, each citing the highlight ids it rests on; the key figures first."""
+    if not highlight_ids:
+        return EXECUTIVE_SCHEMA
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["sentences"],
+        "properties": {"sentences": {
+            "type": "array",
+            "description": "3 to 5 sentences for an investor, the key figures first.",
+            "items": {"type": "object", "additionalProperties": False, "required": ["text", "highlights"],
+                      "properties": {"text": {"type": "string"},
+                                     "highlights": {"type": "array", "items": {"type": "string", "enum": list(highlight_ids)}}}},
+        }},
+    }
+
 SYSTEM_PROMPT = f"""You are a securities analyst comparing two consecutive annual reports (Form 10-K) of one company.
 You receive, for one Item of the report, what changed from the older year to the newer year: reworded
 paragraphs with a redline ([-removed words-] {{+added words+}}), added and removed paragraphs, new and
@@ -442,17 +531,21 @@ Rules:
 - Ignore routine churn: the fiscal year rolling forward, page references, formatting.
 - At most {MAX_KEY_CHANGES} key changes, most material first. Write plain, short sentences.
 - new_risks / removed_risks: short titles of risk factors added or dropped (empty lists when none).
+- When the changes include HIGHLIGHTs, start from them: each key change cites the ids of the highlights it
+  rests on, and its direction ("rose", "fell") must agree with the figures shown.
 """
 
 SYSTEM_TOKENS = estimate_tokens(SYSTEM_PROMPT)
 
 EXECUTIVE_SYSTEM_PROMPT = """You are a securities analyst. From the summary of changes between two consecutive annual
-reports (Form 10-K) of one company, write a 3 to 5 sentence executive summary for an investor: the most
-material changes first. Use only the facts given; every number you write must appear in the input,
-written the same way. Answer with JSON that matches the given schema."""
+reports (Form 10-K) of one company, write a 3 to 5 sentence executive summary for an investor: lead with the
+key figures, then the most material changes. Use only the facts given; every number you write must appear in
+the input, written the same way; say "rose" only of a figure that rose and "fell" only of one that fell. When
+the input lists HIGHLIGHTs, each sentence cites the ids of the highlights it rests on. Answer with JSON that
+matches the given schema."""
 
 
-def parse_item_summary(item: str, text: str) -> tuple[ItemSummary | None, str | None]:
+def parse_item_summary(item: str, text: str, highlight_ids: Sequence[str] = ()) -> tuple[ItemSummary | None, str | None]:
     """(summary, None) when `text` is JSON satisfying ITEM_SCHEMA, else (None, the problem)."""
     try:
         data = json.loads(text)
@@ -478,7 +571,8 @@ def parse_item_summary(item: str, text: str) -> tuple[ItemSummary | None, str | 
             return None, f"key_changes[{n}].change_type {change['change_type']!r} is not one of {', '.join(CHANGE_TYPES)}"
         if change["materiality"] not in MATERIALITY:
             return None, f"key_changes[{n}].materiality {change['materiality']!r} is not one of {', '.join(MATERIALITY)}"
-        changes.append(KeyChange(change["summary"].strip(), change["change_type"], change["materiality"], change["evidence"].strip()))
+        cited = tuple(h for h in change.get("highlights", ()) if isinstance(h, str) and h in highlight_ids)
+        changes.append(KeyChange(change["summary"].strip(), change["change_type"], change["materiality"], change["evidence"].strip(), cited))
     for key in ("new_risks", "removed_risks"):
         if not isinstance(data[key], list) or not all(isinstance(r, str) for r in data[key]):
             return None, f"{key} must be an array of strings"
@@ -494,14 +588,25 @@ def parse_item_summary(item: str, text: str) -> tuple[ItemSummary | None, str | 
     )
 
 
-def parse_executive(text: str) -> tuple[str | None, str | None]:
+def parse_executive(text: str, highlight_ids: Sequence[str] = ()) -> tuple[tuple[ExecutiveSentence, ...] | None, str | None]:
+    """The executive summary's sentences (with their cited highlight ids), or (None, the problem)."""
     try:
         data = json.loads(text)
     except ValueError as exc:
         return None, f"not valid JSON ({exc.msg})"
-    if not isinstance(data, dict) or not isinstance(data.get("executive_summary"), str) or not data["executive_summary"].strip():
+    if not isinstance(data, dict):
+        return None, "the answer is not a JSON object"
+    if isinstance(data.get("sentences"), list):
+        sentences = []
+        for entry in data["sentences"]:
+            if not isinstance(entry, dict) or not isinstance(entry.get("text"), str) or not entry["text"].strip():
+                return None, "each sentence must be an object with a non-empty text"
+            cited = tuple(h for h in entry.get("highlights") or () if isinstance(h, str) and h in highlight_ids)
+            sentences.append(ExecutiveSentence(entry["text"].strip(), cited))
+        return (tuple(sentences), None) if sentences else (None, "no sentences")
+    if not isinstance(data.get("executive_summary"), str) or not data["executive_summary"].strip():
         return None, "executive_summary must be a non-empty string"
-    return data["executive_summary"].strip(), None
+    return (ExecutiveSentence(data["executive_summary"].strip()),), None
 
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u00a0": " "})
@@ -603,41 +708,45 @@ class ClaudeSummarizer:
 
     # -- orchestration -----------------------------------------------------------------------------
 
-    def summarize(self, diff: FilingDiff, *, deadline: float | None = None) -> AiSummaries:
+    def summarize(self, diff: FilingDiff, *, highlights: Sequence[Highlight] | None = None, deadline: float | None = None) -> AiSummaries:
         deadline = deadline if deadline is not None else time.monotonic() + self.settings.job_timeout_seconds
         plan = plan_requests(
             diff,
             report_budget=self.settings.ai_max_input_tokens_per_report,
             item_budget=self.settings.ai_max_input_tokens_per_item,
             system_tokens=SYSTEM_TOKENS,
+            highlights=highlights or (),
         )
         spend = _Spend(follow_up_allowance=self.settings.ai_max_input_tokens_per_report)
 
         results: dict[str, ItemSummary] = {}
         failures: dict[str, str] = {}
         invalid: dict[str, str] = {}
-        executive_text = ""
+        executive: tuple[ExecutiveSentence, ...] = ()
         if not plan.items:
             return AiSummaries(self.provider, self.model, {}, "No item changed materially between the two annual reports.",
-                               omitted_items=plan.omitted)
+                               omitted_items=plan.omitted, ranked_items=plan.ranked_items)
         with ThreadPoolExecutor(max_workers=self.settings.ai_max_concurrency, thread_name_prefix="claude") as pool:
             futures = {
                 request.item: pool.submit(contextvars.copy_context().run, self._summarize_item, request, deadline, spend)
                 for request in plan.items
             }
-            executive_future = pool.submit(contextvars.copy_context().run, self._executive, plan.executive_prompt, deadline, spend)
+            executive_future = pool.submit(contextvars.copy_context().run, self._executive, plan.executive_prompt, deadline, spend,
+                                           plan.executive_ids)
             for item, future in futures.items():
                 try:
                     results[item] = future.result()
                 except _CallFailed as exc:
                     (invalid if exc.reason.startswith("invalid output") else failures)[item] = exc.reason
             try:
-                executive_text = executive_future.result()
+                executive = executive_future.result()
             except _CallFailed as exc:
                 failures[EXECUTIVE] = exc.reason
+        executive_text = " ".join(e.text for e in executive)
         executive_misses = unsupported_numbers(executive_text, plan.executive_prompt) if executive_text else ()
         if not executive_text:
-            executive_text = _fallback_executive(results, diff)
+            executive = (ExecutiveSentence(_fallback_executive(results, diff, plan.ranked_items)),)
+            executive_text = executive[0].text
         return AiSummaries(
             provider=self.provider,
             model=self.model,
@@ -649,17 +758,19 @@ class ClaudeSummarizer:
             executive_misses=executive_misses,
             usage=tuple(spend.usage),
             requests=len(spend.usage),
+            executive_sentences=executive,
+            ranked_items=plan.ranked_items,
         )
 
     def _summarize_item(self, request: ItemRequest, deadline: float, spend: _Spend) -> ItemSummary:
         model = self.small_model if self.small_model and request.estimated_tokens < SMALL_ITEM_TOKENS else self.model
-        summary = self._structured(request.item, request.prompt, model, deadline, spend)
+        summary = self._structured(request.item, request.prompt, model, deadline, spend, request.highlight_ids)
         misses = check_faithfulness(summary, request.source_text, request.prompt)
         if misses and model != self.model:
             if spend.reserve_follow_up(request.estimated_tokens + SYSTEM_TOKENS):
                 log.info("small model unfaithful; escalating", extra={"item": request.item, "misses": len(misses)})
                 model = self.model
-                summary = self._structured(request.item, request.prompt, model, deadline, spend)
+                summary = self._structured(request.item, request.prompt, model, deadline, spend, request.highlight_ids)
                 misses = check_faithfulness(summary, request.source_text, request.prompt)
             else:
                 log.warning("small model unfaithful; no input budget left to escalate", extra={"item": request.item})
@@ -674,15 +785,17 @@ class ClaudeSummarizer:
             truncated_input=request.truncated,
         )
 
-    def _structured(self, item: str, prompt: str, model: str, deadline: float, spend: _Spend) -> ItemSummary:
+    def _structured(self, item: str, prompt: str, model: str, deadline: float, spend: _Spend,
+                    highlight_ids: Sequence[str] = ()) -> ItemSummary:
         """One item request, and at most one repair request when the answer is unusable."""
         max_tokens = self.settings.ai_max_output_tokens_per_item
+        schema = item_schema(highlight_ids)
         messages: list[dict] = [{"role": "user", "content": prompt}]
         problem = None
         for attempt in range(2):
             if attempt and not spend.reserve_follow_up(SYSTEM_TOKENS + sum(estimate_tokens(m["content"]) for m in messages)):
                 raise _CallFailed(f"invalid output, and no input budget left for a repair: {problem}")
-            message = self._create(model, SYSTEM_PROMPT, messages, ITEM_SCHEMA, max_tokens, deadline, spend)
+            message = self._create(model, SYSTEM_PROMPT, messages, schema, max_tokens, deadline, spend)
             text = _answer_text(message)
             if message.stop_reason == "refusal":
                 raise _CallFailed("the model declined to answer (refusal)")
@@ -690,7 +803,7 @@ class ClaudeSummarizer:
                 problem = "the answer was cut off at max_tokens"
                 max_tokens = min(int(max_tokens * 1.5), 16000)
             else:
-                summary, problem = parse_item_summary(item, text)
+                summary, problem = parse_item_summary(item, text, highlight_ids)
                 if summary is not None:
                     return summary
             log.warning("unusable model output", extra={"item": item, "attempt": attempt + 1, "problem": problem})
@@ -702,15 +815,16 @@ class ClaudeSummarizer:
             ]
         raise _CallFailed(f"invalid output after a repair attempt: {problem}")
 
-    def _executive(self, prompt: str, deadline: float, spend: _Spend) -> str:
+    def _executive(self, prompt: str, deadline: float, spend: _Spend, highlight_ids: Sequence[str] = ()) -> tuple[ExecutiveSentence, ...]:
         messages = [{"role": "user", "content": prompt}]
+        schema = executive_schema(highlight_ids)
         for attempt in range(2):
             if attempt and not spend.reserve_follow_up(sum(estimate_tokens(m["content"]) for m in messages)):
                 break
-            message = self._create(self.model, EXECUTIVE_SYSTEM_PROMPT, messages, EXECUTIVE_SCHEMA, 800, deadline, spend)
-            text, problem = parse_executive(_answer_text(message))
-            if text:
-                return text
+            message = self._create(self.model, EXECUTIVE_SYSTEM_PROMPT, messages, schema, 800, deadline, spend)
+            sentences, problem = parse_executive(_answer_text(message), highlight_ids)
+            if sentences:
+                return sentences
             messages = [
                 {"role": "user", "content": prompt},
                 {"role": "assistant", "content": _answer_text(message) or "(no answer)"},
@@ -792,9 +906,9 @@ def _usage_of(model: str, message) -> Usage:
     )
 
 
-def _fallback_executive(results: dict[str, ItemSummary], diff: FilingDiff) -> str:
+def _fallback_executive(results: dict[str, ItemSummary], diff: FilingDiff, order: Sequence[str] = ()) -> str:
     """When the executive request failed: the item headlines, in rank order."""
-    ranked = [d.item for d in rank_items(diff) if d.item in results]
+    ranked = [item for item in (order or [d.item for d in rank_items(diff)]) if item in results]
     if not ranked:
         return "No summary could be produced."
     return " ".join(results[item].headline for item in ranked[:4])
@@ -847,74 +961,65 @@ def changed_sentence(change) -> str:
     return _quote(new[0] if new else "")
 
 
-def _materiality(item_diff: ItemDiff) -> str:
-    share = item_diff.stats.share_changed_substantive
-    return "high" if share >= 0.25 else "medium" if share >= 0.08 else "low"
-
-
-def _number_phrase(number) -> str:
-    where = number.row_label if number.in_table and number.row_label else _words(number.context or "", 12)
-    return f"{where}: {number.old_text} -> {number.new_text}"
-
-
 class OfflineSummarizer:
-    """Extractive: each item's largest changes quoted verbatim, its new and removed risk factors, its
-    number changes. Costs nothing and invents nothing: every sentence it shows is the filing's own."""
+    """Without Claude: complete sentences from the ranked highlights (their headlines are written
+    from signed facts by `wording`), each citing the highlight it rests on, with the filing's own
+    sentences as evidence. Costs nothing and invents nothing: every figure is the filing's, and no
+    sentence is a fragment cut from a table."""
 
     provider = "offline"
     MAX_ITEMS = 12
+    EXECUTIVE_KEY_FIGURES = 3
+    EXECUTIVE_CHANGES = 3
 
-    def summarize(self, diff: FilingDiff, *, deadline: float | None = None) -> AiSummaries:
-        ranked = rank_items(diff)
+    def summarize(self, diff: FilingDiff, *, highlights: Sequence[Highlight] | None = None, deadline: float | None = None) -> AiSummaries:
+        ranked_highlights = list(highlights) if highlights is not None else highlighting.rank({}, diff)
+        ranked = rank_items(diff, ranked_highlights)
         chosen, rest = ranked[: self.MAX_ITEMS], ranked[self.MAX_ITEMS :]
-        items = {d.item: self._item_summary(d) for d in chosen}
+        items = {d.item: self._item_summary(d, [h for h in ranked_highlights if h.item == d.item]) for d in chosen}
+        executive = self._executive(diff, ranked, ranked_highlights)
         return AiSummaries(
             provider=self.provider,
             model=None,
             items=items,
-            executive_summary=self._executive(diff, ranked),
+            executive_summary=" ".join(e.text for e in executive),
             omitted_items=tuple(OmittedItem(d.item, "offline summary covers the top items only") for d in rest),
+            executive_sentences=executive,
+            ranked_items=tuple(d.item for d in ranked),
         )
 
-    def _executive(self, diff: FilingDiff, ranked: list[ItemDiff]) -> str:
-        if not ranked:
-            return "No item changed in substance between the two annual reports."
-        names = ", ".join(f"Item {d.item} ({ITEM_TITLES[d.item]})" for d in ranked[:3])
-        parts = [f"{len(ranked)} of {len(diff.items)} items changed in substance; the largest changes are in {names}."]
-        risks = diff.items["1A"].subsections.counts() if diff.items["1A"].subsections else None
-        if risks and (risks["added"] or risks["removed"] or risks["reworded"]):
-            parts.append(f"Risk factors: {risks['added']} new, {risks['removed']} removed, {risks['reworded']} reworded.")
-        prose_numbers = [n for n in diff.items["7"].number_changes if not n.in_table and n.kind in ("amount", "percent")][:2]
-        if prose_numbers:
-            parts.append("In MD&A, " + "; ".join(_number_phrase(n) for n in prose_numbers) + ".")
-        return " ".join(parts)
+    def _executive(self, diff: FilingDiff, ranked: list[ItemDiff], highlights: list[Highlight]) -> tuple[ExecutiveSentence, ...]:
+        """The key figures first, then the most material other changes: one sentence each."""
+        if not ranked and not highlights:
+            return (ExecutiveSentence("No item changed in substance between the two annual reports."),)
+        key = [h for h in highlights if h.kind == "key_figure"][: self.EXECUTIVE_KEY_FIGURES]
+        rest = [h for h in highlights if h.kind != "key_figure"][: self.EXECUTIVE_CHANGES]
+        sentences = [ExecutiveSentence(_as_sentence(h.headline), (h.id,)) for h in key + rest]
+        if not sentences:
+            names = ", ".join(f"Item {d.item} ({ITEM_TITLES[d.item]})" for d in ranked[:3])
+            sentences = [ExecutiveSentence(f"{len(ranked)} of {len(diff.items)} items changed in substance, most in {names}.")]
+        return tuple(sentences)
 
-    def _item_summary(self, item_diff: ItemDiff) -> ItemSummary:
-        s = item_diff.stats
-        headline = (
-            f"Item {item_diff.item}: {s.paragraphs_added} paragraphs added, {s.paragraphs_removed} removed, "
-            f"{s.paragraphs_modified} reworded ({s.share_changed_substantive:.0%} of the text changed in substance)."
-        )
-        changes = sorted(
-            (c for c in item_diff.changes if c.kind in ("added", "removed", "modified") and not c.trivial),
-            key=lambda c: -_change_weight(c),
-        )[:MAX_KEY_CHANGES]
-        key_changes = [
-            KeyChange(
-                summary={"added": "New disclosure", "removed": "Disclosure dropped", "modified": "Reworded disclosure"}[c.kind],
-                change_type=c.kind,
-                materiality=_materiality(item_diff),
-                evidence=changed_sentence(c),
-            )
-            for c in changes
-        ]
-        key_changes = [k for k in key_changes if k.evidence]
-        prose_numbers = [n for n in item_diff.number_changes if not n.in_table][:2]
-        for number in prose_numbers:
-            if len(key_changes) < MAX_KEY_CHANGES:
-                key_changes.append(KeyChange(summary=_number_phrase(number), change_type="numbers", materiality="medium",
-                                             evidence=_quote(next((s for s in sentences(number.context or "") if number.new_text in s), ""))
-                                             or number.new_text))
+    def _item_summary(self, item_diff: ItemDiff, highlights: list[Highlight]) -> ItemSummary:
+        key_changes = []
+        for highlight in highlights[:MAX_KEY_CHANGES]:
+            quote = (highlight.quotes or {}).get("new") or (highlight.quotes or {}).get("old") or {}
+            evidence = _quote(quote.get("text") or "")
+            if not evidence:
+                continue
+            key_changes.append(KeyChange(
+                summary=_as_sentence(highlight.headline),
+                change_type=_CHANGE_TYPE.get(highlight.kind, "modified"),
+                materiality="high" if highlight.materiality >= 0.6 else "medium" if highlight.materiality >= 0.35 else "low",
+                evidence=evidence,
+                highlights=(highlight.id,),
+            ))
+        if highlights:
+            headline = _as_sentence(highlights[0].headline)
+        else:
+            s = item_diff.stats
+            headline = (f"In {ITEM_TITLES.get(item_diff.item, 'this item')}, {s.paragraphs_added} paragraphs were added, "
+                        f"{s.paragraphs_removed} removed and {s.paragraphs_modified} reworded.")
         risks = item_diff.risk_factor_changes
         return ItemSummary(
             item=item_diff.item,
@@ -923,6 +1028,15 @@ class OfflineSummarizer:
             new_risks=tuple(r.new_title for r in risks if r.kind == "added" and r.new_title),
             removed_risks=tuple(r.old_title for r in risks if r.kind == "removed" and r.old_title),
         )
+
+
+_CHANGE_TYPE = {"text_added": "added", "risk_factor_added": "added", "text_removed": "removed", "risk_factor_removed": "removed",
+                "number_change": "numbers", "key_figure": "numbers", "segment": "numbers", "guidance": "numbers"}
+
+
+def _as_sentence(text: str) -> str:
+    text = " ".join(text.split())
+    return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
 def make_summarizer(settings) -> Summarizer:

@@ -37,7 +37,7 @@ KINDS = (
 )
 STORED = 60  # highlights kept in the stored report
 QUOTE_CHARS = 420
-REDLINE_CHARS = 1500
+REDLINE_CHARS = 2400
 
 ITEM_WEIGHTS = {
     "1": 0.8, "1A": 1.0, "1B": 0.3, "1C": 0.5, "2": 0.4, "3": 1.0, "4": 0.2, "5": 0.6, "6": 0.1, "7": 1.0, "7A": 0.7,
@@ -51,6 +51,8 @@ METRIC_WEIGHTS = {
     "long_term_debt": 0.5, "cash_and_equivalents": 0.4, "total_assets": 0.4, "stockholders_equity": 0.35,
     "shares_outstanding": 0.3,
 }
+HEADLINE_FLOOR = {"revenue": 0.62, "net_income": 0.6, "operating_income": 0.55, "share_repurchases": 0.45,
+                  "dividends_per_share": 0.5}  # read first, whatever their move
 KIND_BASE = {"guidance": 0.45, "legal": 0.35, "transaction": 0.35, "leadership": 0.35, "capital_return": 0.3}
 TOPICS = (  # the first that matches names the kind of a changed paragraph
     ("legal", re.compile(
@@ -65,9 +67,10 @@ TOPICS = (  # the first that matches names the kind of a changed paragraph
         r"\b(chief (?:executive|financial|operating|legal|technology|accounting) officer|general counsel|appointed|resigned|"
         r"retire(?:d|ment)|successor|succeeded)\b", re.I)),
 )
-_FORWARD = re.compile(r"\b(expects?|expected|anticipates?|anticipated|outlook|guidance|forecasts?|plans? to|intends? to|"
-                      r"we estimate|projected|will be)\b", re.I)
+_FORWARD = re.compile(r"\b(we expect|expects?|expected to|anticipates?|anticipated|outlook|guidance|forecasts?|plans? to|"
+                      r"intends? to|we estimate|projected)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']{2,}")
+_SENTENCE_START = re.compile(r"^(?:The|This|These|Our|We|In|As|For|On|During|Beginning|If|It|Any|All|Such|Certain|Other|Net|Total)$")
 _AMOUNT = re.compile(r"(?:US)?\$\s?(\d[\d,]*(?:\.\d+)?)\s*(trillion|billion|million|thousand)?", re.I)
 _SCALE = {"trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3}
 _ADDED = re.compile(r"\{\+(.*?)\+\}", re.S)
@@ -116,6 +119,7 @@ class _Context:
     older_url: str | None
     newer_url: str | None
     newer_year: int | None
+    item_sizes: dict = field(default_factory=dict)  # item -> paragraphs in the newer filing
 
 
 # --------------------------------------------------------------------------------------------------
@@ -123,15 +127,18 @@ class _Context:
 # --------------------------------------------------------------------------------------------------
 
 
-def rank(key_figures: dict, diff: FilingDiff, older: ExtractedFiling, newer: ExtractedFiling, *,
+def rank(key_figures: dict, diff: FilingDiff, older: ExtractedFiling | None = None, newer: ExtractedFiling | None = None, *,
          older_url: str | None = None, newer_url: str | None = None, limit: int = STORED) -> list[Highlight]:
-    """The report's highlights, most material first, `limit` of them, with ids h1, h2, ..."""
+    """The report's highlights, most material first, `limit` of them, with ids h1, h2, ... Without
+    the filings, new names are not recognised and MD&A's opening is not weighted."""
     context = _Context(
         revenue=_revenue(key_figures),
-        older_words=frozenset(w.lower() for t in older.items.values() for p in t.paragraphs for w in _WORD.findall(p)),
+        older_words=frozenset(w.lower() for t in older.items.values() for p in t.paragraphs for w in _WORD.findall(p))
+        if older is not None else frozenset(),
         older_url=older_url,
         newer_url=newer_url,
         newer_year=_year((key_figures.get("fiscal_years") or {}).get("newer")),
+        item_sizes={item: len(text.paragraphs) for item, text in newer.items.items()} if newer is not None else {},
     )
     consumed: set[int] = set()  # ids of number changes a key figure already shows
     found = _key_figure_highlights(key_figures, diff, context, consumed)
@@ -141,11 +148,40 @@ def rank(key_figures: dict, diff: FilingDiff, older: ExtractedFiling, newer: Ext
         found += _item_highlights(item, item_diff, context, consumed)
     found = [h for h in found if h.materiality > 0]
     found.sort(key=lambda h: (-h.materiality, KINDS.index(h.kind)))
-    kept = found[:limit]
+    kept = _diversified(found)[:limit]
     for n, highlight in enumerate(kept, start=1):
         highlight.id, highlight.rank = f"h{n}", n
         highlight.materiality = min(1.0, highlight.materiality)
     return kept
+
+
+DIVERSITY = 0.85  # each earlier highlight of the same family scales a highlight's rank score by this
+
+
+def _family(highlight: Highlight) -> str:
+    if highlight.kind.startswith("risk_factor"):
+        return "risk_factors"
+    if highlight.kind in ("key_figure", "segment"):
+        return highlight.kind
+    return f"item {highlight.item}"
+
+
+def _diversified(ranked: list[Highlight]) -> list[Highlight]:
+    """The first page shows the report's breadth: a highlight ranks by its materiality times
+    DIVERSITY for each higher one of the same family (key figures, segments, risk factors, one
+    item's paragraphs). Its materiality itself is not changed."""
+    seen: dict[str, int] = {}
+    out: list[tuple[float, int, Highlight]] = []
+    pending = list(ranked)
+    while pending:
+        best = max(range(len(pending)), key=lambda n: pending[n].materiality * DIVERSITY ** seen.get(_family(pending[n]), 0))
+        chosen = pending.pop(best)
+        seen[_family(chosen)] = seen.get(_family(chosen), 0) + 1
+        out.append((0, 0, chosen))
+        if len(out) >= 400:  # the tail keeps plain materiality order
+            out.extend((0, 0, h) for h in pending)
+            break
+    return [h for _, _, h in out]
 
 
 def _revenue(key_figures: dict) -> float | None:
@@ -166,8 +202,40 @@ def _year(period_end: str | None) -> int | None:
 # --------------------------------------------------------------------------------------------------
 
 
+# Key figures that tell one story are one highlight: its first metric leads, the others follow in a clause.
+KEY_FIGURE_GROUPS = (
+    ("revenue",), ("gross_margin", "gross_profit"), ("operating_income", "operating_margin"),
+    ("net_income", "eps_diluted", "net_margin"), ("operating_cash_flow", "free_cash_flow"), ("capital_expenditures",),
+    ("share_repurchases", "dividends_per_share"),
+    ("cash_and_equivalents", "long_term_debt", "total_assets", "stockholders_equity", "shares_outstanding"),
+)
+
+
 def _key_figure_highlights(key_figures: dict, diff: FilingDiff, context: _Context, consumed: set[int]) -> list[Highlight]:
+    singles = dict(_metric_highlights(key_figures, diff, context, consumed))
     out = []
+    for group in KEY_FIGURE_GROUPS:
+        members = [singles[name] for name in group if name in singles]
+        if not members:
+            continue
+        lead = max(members, key=lambda h: h.materiality) if group[-1] == "shares_outstanding" else members[0]
+        others = [h for h in members if h is not lead]
+        if others:
+            clauses = "; ".join(_clause(h.headline) for h in others)
+            lead.headline = lead.headline.rstrip(".") + f"; {clauses}."
+            lead.reasons += [r for h in others for r in h.reasons[1:2]]
+            lead.materiality = max(h.materiality for h in members)
+        out.append(lead)
+    return out
+
+
+def _clause(sentence: str) -> str:
+    """A headline as a clause of another: "Diluted earnings per share rose ..." -> "diluted earnings per share rose ..."."""
+    text = sentence.rstrip(".")
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+
+
+def _metric_highlights(key_figures: dict, diff: FilingDiff, context: _Context, consumed: set[int]):
     prose = [n for item_diff in diff.items.values() for n in item_diff.number_changes if not n.in_table and not n.churn]
     for name, metric in (key_figures.get("metrics") or {}).items():
         newer, change = metric.get("newer"), metric.get("change")
@@ -191,18 +259,18 @@ def _key_figure_highlights(key_figures: dict, diff: FilingDiff, context: _Contex
                                            period=wording.fiscal_year(newer.get("period_end")))
         highlight = Highlight(
             kind="key_figure", item=None, headline=headline,
-            materiality=METRIC_WEIGHTS.get(name, 0.4) * (0.45 + size), reasons=reasons,
+            materiality=max(HEADLINE_FLOOR.get(name, 0.0), METRIC_WEIGHTS.get(name, 0.4) * (0.4 + size)), reasons=reasons,
             old=_figure(base, unit), new=_figure(newer, unit),
             change={"absolute": change["absolute"], "percent": change.get("percent")},
             quotes={"old": _line_quote(metric.get("older")), "new": _line_quote(newer)},
         )
-        said = _stated_in_prose(newer["value"], unit, prose)  # MD&A's own sentence about the same figure
-        if said is not None:
+        said = _stated_in_prose(newer["value"], unit, prose) or (
+            _stated_in_prose(abs(change["absolute"]), unit, prose) if change.get("absolute") is not None else None)
+        if said is not None:  # MD&A's own sentence about the same figure, or about its move
             consumed.add(id(said))
             highlight.quotes["new"] = {"text": _sentence_of(said.context, said.new_text), "link": _text_link(context.newer_url, said.context)}
             highlight.reasons.append("stated in MD&A")
-        out.append(highlight)
-    return out
+        yield name, highlight
 
 
 def _figure(entry: dict | None, unit: str) -> dict | None:
@@ -219,16 +287,21 @@ def _line_quote(entry: dict | None) -> dict | None:
 
 
 def _stated_in_prose(value: float, unit: str, prose: list[NumberChange]) -> NumberChange | None:
-    """A prose figure that states this value as written (rounded to its own precision)."""
-    if unit not in ("USD", "USD/share"):
+    """A prose figure that states this value as written, rounded to its own precision: an amount
+    ("$416.2 billion", or a move "decreased by $11,277 million"), or a margin as a percent ("32%")."""
+    if unit == "pure":
+        value, wanted = value * 100, ("percent", "%")
+    elif unit in ("USD", "USD/share"):
+        wanted = ("amount", "USD")
+    else:
         return None
     for change in prose:
-        if change.new_value is None or change.kind != "amount" or change.unit != "USD":
+        if change.new_value is None or (change.kind, change.unit) != wanted:
             continue
-        written = change.new_text.replace("$", "").split()[0].replace(",", "")
-        decimals = len(written.split(".")[1]) if "." in written else 0
+        digits = re.search(r"\d[\d,]*(?:\.(\d+))?", change.new_text)
+        decimals = len(digits.group(1) or "") if digits else 0
         step = 10 ** (-decimals) * ({"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}.get(change.scale or "", 1))
-        if abs(change.new_value - value) <= step / 2 + 1e-6:
+        if abs(abs(change.new_value) - abs(value)) <= step / 2 + 1e-6:
             return change
     return None
 
@@ -286,18 +359,18 @@ def _risk_factor_highlights(diff: FilingDiff, context: _Context) -> list[Highlig
         title = (risk.new_title or risk.old_title or "").strip()
         novelty = _novelty(_added_words(risk), context)
         if risk.kind == "added":
-            body = _first_sentence(risk.new_text or "")
             out.append(Highlight(
-                kind="risk_factor_added", item="1A", headline=f"New risk factor: {_clip(title, 30)}",
-                materiality=0.68 + novelty, reasons=["new risk factor"] + (["new terms"] if novelty else []),
-                quotes={"old": None, "new": {"text": _clip_chars(f"{title} {body}".strip()), "link": _text_link(context.newer_url, title)}},
+                kind="risk_factor_added", item="1A", headline=_sentence(f"New risk factor: {_clip(title, 30)}"),
+                materiality=0.6 + novelty / 2, reasons=["new risk factor"] + (["new terms"] if novelty else []),
+                quotes={"old": None, "new": {"text": _clip_chars(title), "link": _text_link(context.newer_url, title)}},
+                redline=_clip_redline(f"{{+{risk.new_text}+}}") if risk.new_text else None,
             ))
         elif risk.kind == "removed":
             out.append(Highlight(
-                kind="risk_factor_removed", item="1A", headline=f"Risk factor removed: {_clip(title, 30)}",
-                materiality=0.6, reasons=["risk factor removed"],
-                quotes={"old": {"text": _clip_chars(f"{title} {_first_sentence(risk.old_text or '')}".strip()),
-                                "link": _text_link(context.older_url, title)}, "new": None},
+                kind="risk_factor_removed", item="1A", headline=_sentence(f"Risk factor removed: {_clip(title, 30)}"),
+                materiality=0.5, reasons=["risk factor removed"],
+                quotes={"old": {"text": _clip_chars(title), "link": _text_link(context.older_url, title)}, "new": None},
+                redline=_clip_redline(f"[-{risk.old_text}-]") if risk.old_text else None,
             ))
         else:
             words = risk.words_added + risk.words_removed
@@ -307,7 +380,7 @@ def _risk_factor_highlights(diff: FilingDiff, context: _Context) -> list[Highlig
                 headline = f"Risk factor renamed and reworded: {_clip(risk.new_title, 25)}"
             out.append(Highlight(
                 kind="risk_factor_reworded", item="1A", headline=_sentence(headline),
-                materiality=0.2 + min(0.35, words / 600) + novelty,
+                materiality=0.12 + min(0.25, words / 800) + novelty / 2,
                 reasons=[f"risk factor reworded ({words} words)"] + (["new terms"] if novelty else []),
                 quotes={"old": {"text": _clip_chars(risk.old_title or ""), "link": _text_link(context.older_url, risk.old_title)},
                         "new": {"text": _clip_chars(sentence or risk.new_title or ""), "link": _text_link(context.newer_url, sentence or risk.new_title)}},
@@ -360,12 +433,30 @@ def _risk_factor_paragraphs(item_diff: ItemDiff) -> set[int]:
     return covered
 
 
+_BOILERPLATE = re.compile(
+    r"\b(accounting standards? update|asu no\.|asu 20\d\d|financial accounting standards board|fasb|forward-looking statements?|"
+    r"the following summarizes|website|incorporated (herein )?by reference|table of contents)\b", re.I)
+_RESULTS = re.compile(
+    r"\b(net sales|revenues?|gross margin|operating (income|loss|margin|expenses)|net (income|earnings|loss)|earnings per share|"
+    r"effective tax rate|cash flows?|capital expenditures|backlog|deliveries|guidance|outlook|charges?|losses)\b", re.I)
+
+
+def _changed_sentences(change: ParagraphChange) -> str:
+    """What a change says: the whole paragraph when added or removed, else the newer sentences that
+    hold a change."""
+    if change.kind != "modified" or not change.redline:
+        return change.new_text or change.old_text or ""
+    sentences = [s for s in _sentences(change.redline) if "{+" in s or "[-" in s]
+    return " ".join(re.sub(r"\[-.*?-\]", "", s).replace("{+", "").replace("+}", "") for s in sentences)
+
+
 def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[NumberChange], weight: float,
                          context: _Context) -> Highlight:
     added_text = change.new_text if change.kind == "added" else change.old_text if change.kind == "removed" else \
         " ".join(_ADDED.findall(change.redline or ""))
     text = change.new_text or change.old_text or ""
-    kind = _topic(item, text, added_text, figures, context)
+    said = _changed_sentences(change)
+    kind = _topic(item, text, said, figures, context, added_text if change.kind == "modified" else "")
     novelty = _novelty(added_text if change.kind != "removed" else "", context)
     amount = _amount_signal(added_text, context)
     words = change.words_added + change.words_removed
@@ -381,13 +472,22 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
     base = KIND_BASE.get(kind, 0.1 if not change.kind == "modified" or figure else 0.06)
     if " | " in text:
         base *= 0.6  # a table row's figure speaks through the key figures and the prose around it
-    materiality = weight * (base + size + novelty + amount + figure_size)
+    results = 0.1 if item in ("7", "1") and _RESULTS.search(said) else 0.0  # what drove the results
+    lead = _lead(item, change, context)
+    materiality = weight * (base + size + novelty + max(amount, figure_size) + results + lead)
+    if _BOILERPLATE.search(said[:400]):
+        materiality *= 0.3  # a new accounting standard, a forward-looking-statements notice: no news
+        reasons.append("boilerplate")
     if kind in KIND_BASE:
         reasons.insert(0, kind.replace("_", " "))
     if novelty:
         reasons.append("terms new to this filing")
     if amount:
         reasons.append("large amount stated")
+    if item in ("7", "1") and _RESULTS.search(said):
+        reasons.append("results discussion")
+    if lead:
+        reasons.append("in the opening of MD&A")
     if size >= 0.1:
         reasons.append(f"{words} words changed")
     reasons.append(f"Item {item} weight {weight}")
@@ -408,16 +508,30 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         old=_number_value(figure, old=True) if figure else None, new=_number_value(figure, old=False) if figure else None,
         change=_number_change(figure) if figure else None,
         quotes={"old": old_quote, "new": new_quote},
-        redline=_clip_redline(change.redline) if change.kind == "modified" else None,
+        redline=_clip_redline(change.redline if change.kind == "modified" else
+                              f"{{+{change.new_text}+}}" if change.kind == "added" else f"[-{change.old_text}-]"),
     )
 
 
-def _topic(item: str, text: str, added: str, figures: list[NumberChange], context: _Context) -> str | None:
+def _lead(item: str, change: ParagraphChange, context: _Context) -> float:
+    """MD&A opens with the year's story (an overview, highlights in bullets): its first paragraphs
+    weigh more, the boost fading over the first quarter of the item."""
+    if item != "7" or change.new_index is None or not context.item_sizes.get(item):
+        return 0.0
+    share = change.new_index / context.item_sizes[item]
+    bullet = 0.05 if (change.new_text or "").startswith(("•", "●", "·")) else 0.0
+    return max(0.0, 0.15 * (1 - share / 0.25)) + bullet
+
+
+def _topic(item: str, text: str, said: str, figures: list[NumberChange], context: _Context, added: str = "") -> str | None:
+    """The kind of a changed paragraph, from what its change says: the words it added (or, for a
+    new paragraph, its first sentence) must name the topic; a figure in a forward-looking sentence
+    is guidance."""
     if item == "3":
         return "legal"
-    probe = added or text
-    if figures and (_FORWARD.search(probe) or any(_future(n, context) for n in figures)):
+    if figures and any(_guides(_sentence_of(text, n.new_text), n, context) for n in figures):
         return "guidance"
+    probe = added if added and len(added) < len(said) else _first_sentence(said)
     for kind, pattern in TOPICS:
         if kind == "leadership" and item not in ("1", "4", "10", "7"):
             continue
@@ -426,17 +540,37 @@ def _topic(item: str, text: str, added: str, figures: list[NumberChange], contex
     return None
 
 
+_NEXT = re.compile(r"\b(next (fiscal )?year|coming year|the year ahead|first quarter of|(?:fiscal )?(20\d\d))\b", re.I)
+
+
+def _guides(sentence: str, number: NumberChange, context: _Context) -> bool:
+    """The company's own figure for a future period: forward words ("expect", "outlook",
+    "guidance") and a period after the fiscal year the filing reports ("in 2025", "next year")."""
+    if _future(number, context):
+        return True
+    if not _FORWARD.search(sentence):
+        return False
+    for match in _NEXT.finditer(sentence):
+        year = match.group(3)
+        if not year or (context.newer_year is not None and int(year) > context.newer_year):
+            return True
+    return False
+
+
 def _future(number: NumberChange, context: _Context) -> bool:
     return (number.comparison == SAME_PERIOD and context.newer_year is not None and number.period is not None
             and number.period.isdigit() and int(number.period) > context.newer_year)
 
 
 def _novelty(added: str, context: _Context) -> float:
-    """Terms the older filing never used ("tariffs", "Blackwell", "Alaska Airlines"): new topics."""
+    """Names the older filing never used ("Blackwell", "Alaska Airlines", "VIZIO", "Figma"): a new
+    product, partner, place or matter. Common words are left out: a long rewording is full of them."""
     if not added:
         return 0.0
-    fresh = {w.lower() for w in _WORD.findall(added) if len(w) >= 5 or w[:1].isupper()} - context.older_words
-    return min(0.3, 0.06 * len(fresh))
+    if not context.older_words:
+        return 0.0
+    names = {w.lower() for w in _WORD.findall(added) if w[:1].isupper() and not _SENTENCE_START.match(w)}
+    return min(0.3, 0.1 * len(names - context.older_words))
 
 
 def _amount_signal(text: str, context: _Context) -> float:
@@ -450,7 +584,7 @@ def _amount_signal(text: str, context: _Context) -> float:
         except ValueError:
             continue
         largest = max(largest, value)
-    return min(0.3, largest / context.revenue * 10)
+    return min(0.35, largest / context.revenue * 10)
 
 
 def _figure_size(number: NumberChange | None, context: _Context) -> float:
@@ -518,15 +652,22 @@ def _sentence_of(text: str, figure: str) -> str:
 
 
 def _changed_sentence(redline: str, old: bool = False) -> str | None:
-    """The first sentence of a redline that holds a change, as the newer (or older) text reads."""
+    """The first sentence of the newer (or older) text that holds a change, as that year reads it."""
     if not redline:
         return None
-    marker = "[-" if old else "{+"
-    for sentence in _sentences(redline):
-        if marker in sentence:
-            clean = re.sub(r"\{\+(.*?)\+\}", (lambda m: "" if old else m.group(1)), sentence)
-            clean = re.sub(r"\[-(.*?)-\]", (lambda m: m.group(1) if old else ""), clean)
-            return " ".join(clean.split())
+    mark = "\x01"
+    if old:  # the older text: deletions kept (marked), insertions gone (their place marked)
+        text = re.sub(r"\{\+.*?\+\}", mark, redline, flags=re.S)
+        text = re.sub(r"\[-(.*?)-\]", lambda m: mark + m.group(1), text, flags=re.S)
+    else:
+        text = re.sub(r"\[-.*?-\]", mark, redline, flags=re.S)
+        text = re.sub(r"\{\+(.*?)\+\}", lambda m: mark + m.group(1), text, flags=re.S)
+    for paragraph in text.split("\n\n"):  # a sentence never spans paragraphs
+        for sentence in _sentences(paragraph):
+            if mark in sentence:
+                clean = " ".join(sentence.replace(mark, " ").split())
+                if clean:
+                    return clean
     return None
 
 
@@ -536,23 +677,47 @@ def _clip(text: str, words: int) -> str:
 
 
 def _clip_chars(text: str, limit: int = QUOTE_CHARS) -> str:
+    """A quote stays verbatim: cut at a word boundary, no ellipsis added (the page shows the cut)."""
     text = " ".join(text.split())
     if len(text) <= limit:
         return text
-    return text[:limit].rsplit(" ", 1)[0] + "…"
+    return text[:limit].rsplit(" ", 1)[0]
 
 
-def _clip_redline(redline: str | None) -> str | None:
-    """A long redline keeps its changes and a little context around them."""
-    if not redline or len(redline) <= REDLINE_CHARS:
+_MARK = re.compile(r"\[-.*?-\]|\{\+.*?\+\}", re.S)
+
+
+def _clip_redline(redline: str | None, limit: int = REDLINE_CHARS, context: int = 120) -> str | None:
+    """A long redline keeps every change it can, each with a little context, the rest cut to "…"."""
+    if not redline or len(redline) <= limit:
         return redline
-    first = min((i for i in (redline.find("[-"), redline.find("{+")) if i >= 0), default=0)
-    start = max(0, first - 200)
-    window = redline[start : start + REDLINE_CHARS]
-    for opening, closing in (("[-", "-]"), ("{+", "+}")):  # never cut inside a marker
-        if window.count(opening) > window.count(closing):
-            window += closing
-    return ("…" if start else "") + window + "…"
+    windows: list[list[int]] = []
+    for match in _MARK.finditer(redline):
+        start, end = max(0, match.start() - context), min(len(redline), match.end() + context)
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = max(windows[-1][1], end)
+        else:
+            windows.append([start, end])
+    spans = [(_outside_marks(redline, start), _outside_marks(redline, end)) for start, end in windows]
+    chosen, used = set(), 0
+    for n in sorted(range(len(spans)), key=lambda n: -(spans[n][1] - spans[n][0])):  # the largest changes first
+        size = spans[n][1] - spans[n][0]
+        if used + size > limit and chosen:
+            continue
+        chosen.add(n)
+        used += size
+    text = " … ".join(redline[spans[n][0]:spans[n][1]].strip() for n in sorted(chosen))
+    return ("… " if windows and windows[0][0] > 0 else "") + text + (" …" if windows and windows[-1][1] < len(redline) else "")
+
+
+def _outside_marks(text: str, at: int) -> int:
+    """A cut position moved out of any [-...-] or {+...+} mark it falls in."""
+    for match in _MARK.finditer(text, max(0, at - 2000)):
+        if match.start() < at < match.end():
+            return match.end()
+        if match.start() >= at:
+            break
+    return at
 
 
 def _sentence(text: str) -> str:

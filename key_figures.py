@@ -438,6 +438,17 @@ _RECONCILING_LABELS = {
 }
 
 
+def _same_segment(old_member: str, candidates: list[str]) -> str | None:
+    """A newer member naming the same segment: the same words, or one's words within the other's
+    ("Sams Club" and "Sams Club US", "Compute and Networking" in either spelling)."""
+    old_words = set(member_label(old_member).lower().split()) - {"and", "of", "the"}
+    for member in candidates:
+        new_words = set(member_label(member).lower().split()) - {"and", "of", "the"}
+        if old_words and new_words and (old_words <= new_words or new_words <= old_words):
+            return member
+    return None
+
+
 def member_label(member: str) -> str:
     """"aapl:GreaterChinaSegmentMember" -> "Greater China" (the member's own words: its label is in
     the taxonomy's label linkbase, which the document does not carry)."""
@@ -589,8 +600,13 @@ def _derived_entry(metric: Metric, metrics: dict[str, Any]) -> dict[str, Any] | 
 def _segment_entries(older: FilingFigures, newer: FilingFigures, older_url: str | None, newer_url: str | None) -> list[dict]:
     # a member renamed between the years ("ComputeAndNetworkingMember" -> "...SegmentMember") is the
     # same segment when its words are the same
-    by_label = {member_label(m): m for m in newer.segments}
-    renamed = {m: by_label[member_label(m)] for m in older.segments if m not in newer.segments and member_label(m) in by_label}
+    renamed = {}
+    for old_member in older.segments:
+        if old_member in newer.segments:
+            continue
+        match = _same_segment(old_member, [m for m in newer.segments if m not in older.segments])
+        if match:
+            renamed[old_member] = match
     older_segments = {renamed.get(m, m): v for m, v in older.segments.items()}
     older = FilingFigures(older.source, older.fiscal_year_end, older.current, older.prior, older_segments,
                           older.segment_labels, frozenset(renamed.get(m, m) for m in older.reconciling), older.reason)

@@ -20,7 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from ai_analyzer import EXECUTIVE, AiSummaries, check_faithfulness, item_shown_text, item_source_text, rank_items
+from typing import Sequence
+
+from ai_analyzer import EXECUTIVE, AiSummaries, check_faithfulness, highlight_section, item_shown_text, item_source_text, rank_items
+from highlights import Highlight
 from diff_analyzer import FilingDiff
 from section_extractor import ITEM_ORDER, ITEM_TITLES, ExtractedFiling, ItemStatus, ItemText
 
@@ -139,13 +142,14 @@ def validate(
     diff: FilingDiff,
     summaries: AiSummaries,
     context: FilingContext | None = None,
+    highlights: Sequence[Highlight] = (),
 ) -> QualityReport:
     context = context or FilingContext()
     issues: list[QualityIssue] = []
     for label, filing, other in (("older", older, newer), ("newer", newer, older)):
         issues += check_filing(filing, label, period=context.period(label), other=other)
     issues += check_pair(older, newer, diff)
-    issues += check_summaries(diff, summaries)
+    issues += check_summaries(diff, summaries, highlights)
     issues_tuple = tuple(issues)
     return QualityReport(issues=issues_tuple, decision=decide(issues_tuple))
 
@@ -358,10 +362,12 @@ def _jaccard(a: set, b: set) -> float:
 # -- the summaries ---------------------------------------------------------------------------------
 
 
-def check_summaries(diff: FilingDiff, summaries: AiSummaries) -> list[QualityIssue]:
+def check_summaries(diff: FilingDiff, summaries: AiSummaries, highlights: Sequence[Highlight] = ()) -> list[QualityIssue]:
     issues: list[QualityIssue] = []
     omitted = {o.item for o in summaries.omitted_items}
-    wanted = [d.item for d in rank_items(diff) if d.item not in omitted]  # the summarizer's own order
+    order = summaries.ranked_items or tuple(d.item for d in rank_items(diff))  # the summarizer's own order
+    substantive = {d.item for d in diff.items.values() if d.substantive}
+    wanted = [item for item in order if item not in omitted and item in substantive]
     top = set(wanted[:TOP_ITEMS])
     for item in wanted:
         if item in summaries.items:
@@ -378,24 +384,65 @@ def check_summaries(diff: FilingDiff, summaries: AiSummaries) -> list[QualityIss
         issues.append(QualityIssue("AI_SUMMARY_MISSING", WARNING, f"the executive summary was not written by the model ({reason}); "
                                    "the item headlines stand in for it"))
     for item, summary in summaries.items.items():
-        misses = _unfaithful(summary, diff, summaries.provider)
+        misses = _unfaithful(summary, diff, summaries.provider, [h for h in highlights if h.item == item])
         if misses:
             issues.append(QualityIssue("AI_UNFAITHFUL", BLOCKING, f"the summary of Item {item} says what the filing does not: "
                                        + "; ".join(misses[:3]), item=item, value=len(misses), threshold=0))
     if summaries.executive_misses:
         issues.append(QualityIssue("AI_UNFAITHFUL", BLOCKING, "the executive summary says what the filing does not: "
                                    + "; ".join(summaries.executive_misses[:3]), value=len(summaries.executive_misses), threshold=0))
+    issues += check_directions(summaries, highlights)
     return issues
 
 
-def _unfaithful(summary, diff: FilingDiff, provider: str) -> tuple[str, ...]:
+_RISE = re.compile(r"\b(rose|rises|risen|increased|increases|grew|grows|grown|higher|up|improved|gained|climbed|jumped|surged|expanded)\b", re.I)
+_FALL = re.compile(r"\b(fell|falls|fallen|decreased|decreases|declined|declines|dropped|lower|down|shrank|contracted|slipped|"
+                   r"plunged|reduced)\b", re.I)
+
+
+def check_directions(summaries: AiSummaries, highlights: Sequence[Highlight]) -> list[QualityIssue]:
+    """A summary sentence that says a figure rose when the highlight it cites fell (or the other way
+    round) contradicts the filing: blocking in the executive summary or about a key figure."""
+    by_id = {h.id: h for h in highlights}
+    said = [(None, s.text, s.highlights) for s in summaries.executive_sentences]
+    said += [(item, c.summary, c.highlights) for item, summary in summaries.items.items() for c in summary.key_changes]
+    issues = []
+    for item, text, cited in said:
+        signs = {_sign(by_id[h]) for h in cited if h in by_id} - {0}
+        if len(signs) != 1:
+            continue  # no figure cited, or figures moving both ways: the sentence may well say both
+        rises, falls = bool(_RISE.search(text)), bool(_FALL.search(text))
+        sign = signs.pop()
+        if (sign > 0 and falls and not rises) or (sign < 0 and rises and not falls):
+            key = item is None or any(by_id[h].kind == "key_figure" for h in cited if h in by_id)
+            issues.append(QualityIssue(
+                "AI_DIRECTION_CONTRADICTED", BLOCKING if key else WARNING,
+                f"{'the executive summary' if item is None else f'the summary of Item {item}'} says "
+                f"{'a fall' if falls else 'a rise'} where the figure it cites {'rose' if sign > 0 else 'fell'}: {text[:160]!r}",
+                item=item))
+    return issues
+
+
+def _sign(highlight: Highlight) -> int:
+    change = highlight.change or {}
+    absolute = change.get("absolute")
+    if not isinstance(absolute, (int, float)) or absolute == 0:
+        return 0
+    old = (highlight.old or {}).get("value")
+    if isinstance(old, (int, float)) and old < 0 and (highlight.new or {}).get("value", 0) < 0:
+        return 0  # a loss that grew: "widened", "deepened" — rise and fall words both mislead
+    return 1 if absolute > 0 else -1
+
+
+def _unfaithful(summary, diff: FilingDiff, provider: str, highlights: Sequence[Highlight] = ()) -> tuple[str, ...]:
     """Checked here again, against the item's text, whatever the summarizer recorded: every evidence
-    quote must be in the filing; every number too, except in the offline summaries, whose only
-    numbers are the diff's own counts."""
+    quote must be in the filing; every number too (or in the item's highlights the model was shown),
+    except in the offline summaries, whose numbers are the highlights' own, computed from the facts."""
     item_diff = diff.items.get(summary.item)
     if item_diff is None:
         return (f"Item {summary.item} is not in the diff",)
-    misses = check_faithfulness(summary, item_source_text(item_diff), item_shown_text(item_diff))
+    shown = "\n".join([item_shown_text(item_diff), *(highlight_section(h) for h in highlights)])
+    misses = check_faithfulness(summary, item_source_text(item_diff), shown)
     if provider == "offline":
         misses = tuple(m for m in misses if not m.startswith("number not in the filing"))
     return tuple(dict.fromkeys(misses + tuple(summary.faithfulness_misses)))

@@ -16,7 +16,7 @@ from quality_validator import QualityReport
 from section_extractor import ITEM_ORDER, ExtractedFiling
 from sec_fetcher import AnnualReportPair
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def build_report(
@@ -28,6 +28,7 @@ def build_report(
     newer: ExtractedFiling,
     key_figures: dict[str, Any],
     diff: FilingDiff,
+    highlights: list[dict[str, Any]] | None = None,
     summaries: AiSummaries,
     quality: QualityReport,
     generation_time_seconds: float,
@@ -51,6 +52,7 @@ def build_report(
             for label, f in (("older", older), ("newer", newer))
         },
         "key_figures": key_figures,
+        "highlights": highlights or [],
         "diff": diff.to_dict(with_changes=False),
         "ai_summaries": summaries.to_dict(),
         "ai_provider": summaries.provider,

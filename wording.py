@@ -24,7 +24,7 @@ def money(value: float, unit: str = "USD", digits: int = 1) -> str:
     for threshold, name in _SCALES:
         if size >= threshold:
             scaled = size / threshold
-            text = f"{scaled:,.{digits}f}".rstrip("0").rstrip(".") if scaled < 100 else f"{scaled:,.0f}"
+            text = f"{scaled:,.{digits}f}".rstrip("0").rstrip(".") if scaled < 1000 else f"{scaled:,.0f}"
             return f"{sign}{symbol}{text} {name}"
     return f"{sign}{symbol}{size:,.0f}"
 
@@ -92,7 +92,7 @@ def change_sentence(label: str, old: float | None, new: float | None, unit: str 
             return f"{label} was unchanged at {figure(new, unit)}{when}."
         verb = "rose" if delta > 0 else "fell"
         return f"{label} {verb} {_plain(abs(delta))} {points} to {figure(new, unit)}{when}, {base_word} {figure(old, unit)}."
-    if old < 0 and new < 0 and unit and unit.startswith("USD") and not unit.endswith("/share"):
+    if old < 0 and new < 0 and unit and unit.startswith("USD"):
         verb = "widened" if new < old else "narrowed"
         return f"{label} was a loss of {figure(-new, unit)}{when}: the loss {verb} {base_word} {figure(-old, unit)}."
     if old >= 0 > new:

@@ -32,6 +32,7 @@ from database import FailureRecord, ReportRecord, Store, open_store
 from diff_analyzer import diff_filings
 from exceptions import ConfigError, ExtractionFailed, InvalidField, JobFailure, LeaseLost, StoreUnavailable, as_job_failure
 from job import Job, Stage, parse_job_request
+import highlights
 from key_figures import key_figures
 from metrics import Metrics
 from observability import configure_logging, job_context
@@ -206,15 +207,16 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
     )
 
     run.enter(Stage.DIFFING)
-    diff = pipeline.diff(older, newer)
+    diff = pipeline.diff(older, newer, older_period=pair.older.ref.period_of_report, newer_period=pair.newer.ref.period_of_report)
+    ranked = highlights.rank(figures, diff, older, newer, older_url=pair.older.url, newer_url=pair.newer.url)
 
     run.enter(Stage.SUMMARIZING)
-    summaries = services.summarizer.summarize(diff, deadline=run.control.deadline)
+    summaries = services.summarizer.summarize(diff, highlights=ranked, deadline=run.control.deadline)
     services.metrics.record_usage(summaries.usage)
 
     run.enter(Stage.VALIDATING)
     context = FilingContext(older_period=pair.older.ref.period_of_report, newer_period=pair.newer.ref.period_of_report)
-    quality = pipeline.validate(older, newer, diff, summaries, context)
+    quality = pipeline.validate(older, newer, diff, summaries, context, highlights=ranked)
 
     run.enter(Stage.SAVING)  # the report's stage_seconds cover every stage before this one
 
@@ -226,6 +228,7 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
         older=older,
         newer=newer,
         key_figures=figures,
+        highlights=highlights.to_dicts(ranked),
         diff=diff,
         summaries=summaries,
         quality=quality,

@@ -178,8 +178,8 @@ def _summaries(diff, **changes) -> AiSummaries:
 def test_ai_summary_missing():
     older, newer = filing(0), filing(1)
     diff = diff_filings(older, newer)
-    top = [d.item for d in rank_items(diff)]
     summaries = _summaries(diff)
+    top = list(summaries.ranked_items)  # the order the summarizer chose the items in: the validator's too
     report = validate(older, newer, diff, replace(summaries, items={k: v for k, v in summaries.items.items() if k != top[0]}), CONTEXT)
     assert any(i.code == "AI_SUMMARY_MISSING" and i.item == top[0] for i in report.blocking)
     emptied = validate(older, newer, diff, replace(summaries, items={}), CONTEXT)
@@ -189,8 +189,8 @@ def test_ai_summary_missing():
 def test_a_missing_low_ranked_summary_is_a_warning():
     older, newer = filing(0), filing(1)
     diff = diff_filings(older, newer)
-    top = [d.item for d in rank_items(diff)]
     summaries = _summaries(diff)
+    top = [item for item in summaries.ranked_items if item in summaries.items]
     report = validate(older, newer, diff, replace(summaries, items={k: v for k, v in summaries.items.items() if k != top[-1]}), CONTEXT)
     assert any(i.code == "AI_SUMMARY_MISSING" and i.item == top[-1] and i.severity == WARNING for i in report.issues)
 
@@ -217,8 +217,8 @@ def test_the_three_items_that_decide_are_the_summarizers_own():
 def test_ai_output_invalid():
     older, newer = filing(0), filing(1)
     diff = diff_filings(older, newer)
-    top = [d.item for d in rank_items(diff)][0]
     summaries = _summaries(diff)
+    top = summaries.ranked_items[0]
     broken = replace(summaries, items={k: v for k, v in summaries.items.items() if k != top}, invalid_outputs={top: "not valid JSON"})
     report = validate(older, newer, diff, broken, CONTEXT)
     assert any(i.code == "AI_OUTPUT_INVALID" and i.item == top for i in report.blocking)

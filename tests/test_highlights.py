@@ -1,0 +1,141 @@
+"""The ranked highlights: the materiality model's promises, the schema a renderer reads, and the
+summaries built from them (issue [J])."""
+
+from __future__ import annotations
+
+import json
+
+import highlights
+import wording
+from ai_analyzer import AiSummaries, ExecutiveSentence, ItemSummary, KeyChange, OfflineSummarizer
+from diff_analyzer import diff_filings, diff_item
+from number_changes import FiscalYears
+from quality_validator import check_directions
+from section_extractor import ITEM_ORDER, ExtractedFiling, ItemStatus, ItemText
+
+FILLER = ["The Company designs, manufactures and markets smartphones and wearables worldwide through its stores.",
+          "Our products are sold through direct and indirect distribution channels in many countries."]
+KEY_FIGURES = {
+    "status": "ok", "source": "inline_xbrl", "fiscal_years": {"older": "2024-09-28", "newer": "2025-09-27"},
+    "metrics": {
+        "revenue": {"label": "Revenue", "unit": "USD", "concept": "us-gaap:Revenues", "restated": False,
+                    "older": {"period_end": "2024-09-28", "value": 391_035_000_000, "line": "Total net sales", "link": "https://sec.test/o#f-1"},
+                    "newer": {"period_end": "2025-09-27", "value": 416_161_000_000, "line": "Total net sales", "link": "https://sec.test/n#f-1"},
+                    "newer_prior": {"period_end": "2024-09-28", "value": 391_035_000_000, "line": "Total net sales", "link": None},
+                    "change": {"absolute": 25_126_000_000, "percent": 6.43, "basis": "newer_prior"}},
+        "total_assets": {"label": "Total assets", "unit": "USD", "concept": "us-gaap:Assets", "restated": False,
+                         "older": {"period_end": "2024-09-28", "value": 364_980_000_000},
+                         "newer": {"period_end": "2025-09-27", "value": 365_000_000_000},
+                         "newer_prior": None, "change": {"absolute": 20_000_000, "percent": 0.01, "basis": "older"}},
+    },
+    "segments": [],
+}
+
+
+def filing(items: dict[str, list[str]]) -> ExtractedFiling:
+    texts = {}
+    for item in ITEM_ORDER:
+        paragraphs = tuple(items.get(item, FILLER))
+        texts[item] = ItemText(item=item, status=ItemStatus.PRESENT, title="T", paragraphs=paragraphs)
+    return ExtractedFiling(items=texts, document_chars=1000, source_format="html", method="headings")
+
+
+def ranked(older_items, newer_items, key_figures=None):
+    older, newer = filing(older_items), filing(newer_items)
+    diff = diff_filings(older, newer, older_period="2024-09-28", newer_period="2025-09-27")
+    return highlights.rank(key_figures or {}, diff, older, newer, older_url="https://sec.test/o", newer_url="https://sec.test/n"), diff
+
+
+def test_churn_never_ranks():
+    found, _ = ranked({"7": FILLER + ["In fiscal 2024, see page 12 for details of our stores."]},
+                      {"7": FILLER + ["In fiscal 2025, see page 14 for details of our stores."]})
+    assert found == []
+
+
+def test_a_new_risk_factor_ranks_above_rewording_and_item_7_above_the_exhibit_index():
+    risk = "Our suppliers may fail to deliver components on time, which could hurt our sales and margins in every region."
+    changed = "We entered into a new supply agreement with a major component vendor that runs through fiscal 2027 and beyond."
+    found, _ = ranked(
+        {"1A": ["Supply risks", risk], "7": FILLER, "15": FILLER},
+        {"1A": ["Supply risks", risk.replace("every region", "most regions"), "Tariff risks",
+                "New tariffs on imported components could raise our costs and reduce demand for our products."],
+         "7": FILLER + [changed], "15": FILLER + [changed]},
+    )
+    kinds = [(h.kind, h.item) for h in found]
+    assert kinds.index(("risk_factor_added", "1A")) < kinds.index(("risk_factor_reworded", "1A"))
+    seven = next(h for h in found if h.item == "7")
+    fifteen = next(h for h in found if h.item == "15")
+    assert seven.rank < fifteen.rank and seven.materiality > fifteen.materiality
+
+
+def test_key_figures_rank_by_the_size_of_their_move_and_read_as_sentences():
+    found, _ = ranked({}, {}, KEY_FIGURES)
+    revenue = next(h for h in found if "Revenue" in h.headline)
+    assets = next(h for h in found if "Total assets" in h.headline)
+    assert revenue.rank < assets.rank
+    assert revenue.headline == "Revenue rose 6.4% to $416.2 billion in fiscal 2025, from $391 billion."
+    assert revenue.old["value"] == 391_035_000_000 and revenue.new["unit"] == "USD" and revenue.change["percent"] == 6.43
+    assert revenue.quotes["new"]["link"] == "https://sec.test/n#f-1"  # the fact's element in the SEC document
+
+
+def test_schema_ids_and_links():
+    found, _ = ranked({"7": FILLER + ["Net sales were $391.0 billion in fiscal 2024, driven by services."]},
+                      {"7": FILLER + ["Net sales were $416.2 billion in fiscal 2025, driven by services and wearables."]},
+                      KEY_FIGURES)
+    data = json.loads(json.dumps(highlights.to_dicts(found)))
+    assert [h["id"] for h in data] == [f"h{n}" for n in range(1, len(data) + 1)]
+    assert [h["rank"] for h in data] == list(range(1, len(data) + 1))
+    for h in data:
+        assert set(h) >= {"id", "rank", "kind", "item", "headline", "old", "new", "change", "materiality", "reasons", "quotes", "redline"}
+        assert h["kind"] in highlights.KINDS and 0 <= h["materiality"] <= 1 and h["reasons"]
+        assert h["headline"].endswith((".", "…"))
+    text = next(h for h in data if h["item"] == "7")
+    link = (text["quotes"]["new"] or {}).get("link") or ""
+    assert link.startswith("https://sec.test/n#:~:text=")  # no element id for prose: a text fragment
+
+
+def test_the_revenue_figure_quotes_mdas_own_sentence_instead_of_repeating_it():
+    found, _ = ranked({"7": FILLER + ["Total net sales were $391.0 billion for the year."]},
+                      {"7": FILLER + ["Total net sales were $416.2 billion for the year."]}, KEY_FIGURES)
+    revenue = next(h for h in found if h.kind == "key_figure" and "Revenue" in h.headline)
+    assert "Total net sales were $416.2 billion" in revenue.quotes["new"]["text"]
+    assert not any(h.kind == "number_change" and "$416.2 billion" in (h.quotes["new"] or {}).get("text", "") for h in found)
+
+
+def test_offline_summaries_cite_highlights_and_lead_with_key_figures():
+    found, diff = ranked({"7": FILLER + ["Net sales were $391.0 billion in fiscal 2024, driven by services."]},
+                         {"7": FILLER + ["Net sales were $416.2 billion in fiscal 2025, driven by services and wearables."]},
+                         KEY_FIGURES)
+    result = OfflineSummarizer().summarize(diff, highlights=found)
+    first = result.executive_sentences[0]
+    assert first.text.startswith("Revenue rose 6.4%") and first.highlights == (found[0].id,)
+    assert all(e.text.endswith((".", "…")) and " | " not in e.text for e in result.executive_sentences)
+    assert result.executive_summary == " ".join(e.text for e in result.executive_sentences)
+    assert all(c.highlights for s in result.items.values() for c in s.key_changes)
+
+
+def test_a_summary_that_reverses_the_direction_of_what_it_cites_is_blocking():
+    found, _ = ranked({}, {}, KEY_FIGURES)
+    revenue = next(h for h in found if "Revenue" in h.headline)
+    wrong = AiSummaries("anthropic", "m", {}, "Revenue fell sharply.", executive_sentences=(ExecutiveSentence("Revenue fell sharply.", (revenue.id,)),))
+    issues = check_directions(wrong, found)
+    assert [(i.code, i.severity) for i in issues] == [("AI_DIRECTION_CONTRADICTED", "blocking")]
+    right = AiSummaries("anthropic", "m", {}, "Revenue rose.", executive_sentences=(ExecutiveSentence("Revenue rose 6.4%.", (revenue.id,)),))
+    assert check_directions(right, found) == []
+    item_level = AiSummaries("anthropic", "m", {"7": ItemSummary("7", "h", (KeyChange("Sales declined.", "numbers", "high", "q", (revenue.id,)),))},
+                             "x")
+    assert [i.item for i in check_directions(item_level, found)] == ["7"]
+
+
+def test_wording_keeps_signs_units_and_losses():
+    assert wording.money(-1_300_000) == "\u2212$1.3 million" and wording.money(7.46, "USD/share") == "$7.46"
+    assert wording.change_sentence("Net income", -2.2e9, -11.8e9, "USD") == (
+        "Net income was a loss of $11.8 billion: the loss widened from $2.2 billion.")
+    assert wording.change_sentence("Gross margin", 0.462, 0.469, "pure") == "Gross margin rose 0.7 points to 46.9%, from 46.2%."
+    assert wording.change_sentence("Operating income", 1e9, -5e8, "USD").startswith("Operating income swung to \u2212$500 million")
+
+
+def test_a_removed_paragraph_and_an_item_diff_without_filings_still_rank():
+    diff = diff_item(ItemText("3", ItemStatus.PRESENT, "T", tuple(FILLER + ["We settled the patent lawsuit brought by a competitor in Texas."])),
+                     ItemText("3", ItemStatus.PRESENT, "T", tuple(FILLER)), years=FiscalYears())
+    assert diff.changes
