@@ -411,3 +411,128 @@ class EdgeFunction:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+
+
+# --------------------------------------------------------------------------------------------------
+# A proxy that misbehaves on purpose (between the Edge Function and the worker, or the worker's
+# callbacks and report-callback): the faults of a network and of the processes behind it.
+# --------------------------------------------------------------------------------------------------
+
+
+class Pass:
+    """Forward the request; wait `before` seconds first (the request is late) or `after` (the answer is)."""
+
+    def __init__(self, before: float = 0.0, after: float = 0.0):
+        self.before, self.after = before, after
+
+
+class Answer:
+    """Answer instead of the target (e.g. 429 or 503 with Retry-After), as a refusing worker does."""
+
+    def __init__(self, status: int, code: str, retry_after: int | None = None):
+        self.status, self.code, self.retry_after = status, code, retry_after
+
+
+class Drop:
+    """Close the connection without an answer, as a worker that dies mid-request."""
+
+
+class FaultProxy:
+    """Forwards to `target`; `plan(n)` (n = 1, 2, ... per request) says how to misbehave, default Pass()."""
+
+    def __init__(self, target: str, plan=None):
+        self.target = target
+        self.plan = plan or (lambda n: Pass())
+        self.count = 0
+        self.outcomes: Counter[str] = Counter()  # "pass", "answer 429", "drop"
+        self.upstream: Counter[int] = Counter()  # the target's answers to forwarded requests, by status
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FaultProxy":
+        server = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
+        server.proxy = self
+        self._server = server
+        threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def _next(self):
+        with self._lock:
+            self.count += 1
+            n = self.count
+        behaviour = self.plan(n)
+        with self._lock:
+            self.outcomes[type(behaviour).__name__.lower() if not isinstance(behaviour, Answer) else f"answer {behaviour.status}"] += 1
+        return behaviour
+
+
+class _ProxyServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+    proxy: FaultProxy
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _ProxyServer
+
+    def log_message(self, format, *args):  # noqa: A002 - quiet
+        pass
+
+    def do_POST(self):
+        proxy = self.server.proxy
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        behaviour = proxy._next()
+        if isinstance(behaviour, Drop):
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if isinstance(behaviour, Answer):
+            payload = json.dumps({"error": {"code": behaviour.code, "message": "injected by the test proxy"}}).encode()
+            self.send_response(behaviour.status)
+            self.send_header("Content-Type", "application/json")
+            if behaviour.retry_after is not None:
+                self.send_header("Retry-After", str(behaviour.retry_after))
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return
+        time.sleep(behaviour.before)
+        upstream = urlsplit(proxy.target)
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+        headers["Content-Length"] = str(len(body))
+        try:
+            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+            conn.request("POST", self.path, body=body, headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+            response_headers = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
+            conn.close()
+        except OSError:
+            self.close_connection = True
+            return
+        with proxy._lock:
+            proxy.upstream[response.status] += 1
+        time.sleep(behaviour.after)
+        try:
+            self.send_response(response.status)
+            for name, value in response_headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the caller gave up waiting
+            self.close_connection = True
