@@ -528,9 +528,9 @@ class SQLiteStore(Store):
         with self._write() as conn:
             cursor = conn.execute(
                 """UPDATE report_jobs SET lease_owner = ?, lease_expires_at = ?, heartbeat_at = ?, updated_at = ?,
-                       accepted_at = COALESCE(accepted_at, updated_at)
+                       accepted_at = COALESCE(accepted_at, ?)
                    WHERE job_id = ? AND status = 'queued' AND lease_expires_at < ?""",
-                (owner, _ts(now + timedelta(seconds=lease_seconds)), _ts(now), _ts(now), job_id, _ts(now)),
+                (owner, _ts(now + timedelta(seconds=lease_seconds)), _ts(now), _ts(now), _ts(now), job_id, _ts(now)),
             )
             if cursor.rowcount == 0:
                 return None

@@ -335,20 +335,21 @@ class _GatewayHandler(BaseHTTPRequestHandler):
             conn.close()
         except OSError as exc:  # the upstream is down: what Kong answers then
             return self._json(502, {"message": f"An invalid response was received from the upstream server ({type(exc).__name__})"})
-        self.send_response(response.status)
-        for name, value in response_headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self._send(response.status, payload, response_headers)
 
     def _json(self, status: int, body: dict[str, Any]) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self._send(status, json.dumps(body).encode(), [("Content-Type", "application/json; charset=utf-8")])
+
+    def _send(self, status: int, payload: bytes, headers: list[tuple[str, str]]) -> None:
+        try:
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client gave up waiting
+            self.close_connection = True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -420,10 +421,11 @@ class EdgeFunction:
 
 
 class Pass:
-    """Forward the request; wait `before` seconds first (the request is late) or `after` (the answer is)."""
+    """Forward the request; wait `before` seconds first (the request is late) or `after` (the answer is);
+    `lose_answer`: the target handled it but its answer never arrives (it died right after)."""
 
-    def __init__(self, before: float = 0.0, after: float = 0.0):
-        self.before, self.after = before, after
+    def __init__(self, before: float = 0.0, after: float = 0.0, lose_answer: bool = False):
+        self.before, self.after, self.lose_answer = before, after, lose_answer
 
 
 class Answer:
@@ -472,8 +474,20 @@ class FaultProxy:
             n = self.count
         behaviour = self.plan(n)
         with self._lock:
-            self.outcomes[type(behaviour).__name__.lower() if not isinstance(behaviour, Answer) else f"answer {behaviour.status}"] += 1
+            self.outcomes[_label(behaviour)] += 1
         return behaviour
+
+
+def _label(behaviour) -> str:
+    if isinstance(behaviour, Answer):
+        return f"answer {behaviour.status}" + (f" (Retry-After {behaviour.retry_after})" if behaviour.retry_after is not None else "")
+    if isinstance(behaviour, Drop):
+        return "drop before the target sees it"
+    if behaviour.lose_answer:
+        return "forward, lose the answer"
+    if behaviour.before or behaviour.after:
+        return f"forward, {'request' if behaviour.before else 'answer'} late"
+    return "forward"
 
 
 class _ProxyServer(ThreadingHTTPServer):
@@ -526,6 +540,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         with proxy._lock:
             proxy.upstream[response.status] += 1
+        if behaviour.lose_answer:
+            self.close_connection = True
+            try:
+                self.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
         time.sleep(behaviour.after)
         try:
             self.send_response(response.status)

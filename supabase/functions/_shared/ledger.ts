@@ -61,6 +61,11 @@ export class Ledger {
     });
   }
 
+  /** The job as recorded (null when there is none). */
+  async job(jobId: string): Promise<JobRow | null> {
+    return await this.call<JobRow | null>("get_job", { p_job_id: jobId });
+  }
+
   /** Record a verified callback once per webhook-id. */
   recordCallback(args: {
     webhookId: string;

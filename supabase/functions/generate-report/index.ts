@@ -102,7 +102,13 @@ export function makeHandler(config: Config, deps: Deps = {}): (req: Request) => 
       ticker: job.ticker,
       ...(config.callbackUrl ? { callback_url: config.callbackUrl } : {}),
     });
-    if (dispatch.outcome === "accepted") return accepted(job.job_id, dispatch.jobStatus ?? "queued");
+    if (dispatch.outcome === "accepted") {
+      if (dispatch.status === 202) return accepted(job.job_id, dispatch.jobStatus ?? "queued");
+      // 200: the worker already knew the job: accepted by a concurrent request, or ended by its refund
+      const known = await ledger.job(job.job_id).catch(() => null);
+      if (known && known.accepted_at === null && known.status === "failed") return refunded(known);
+      return accepted(job.job_id, known?.status ?? dispatch.jobStatus ?? "queued");
+    }
 
     const code = dispatch.outcome === "refused" ? "WORKER_REJECTED" : "WORKER_UNAVAILABLE";
     log("warn", "the worker did not take the job; refunding", { job_id: job.job_id, worker_status: dispatch.status, worker_code: dispatch.code });

@@ -333,3 +333,37 @@ Deno.test("the database down during the spend: retried, then 503 with the job_id
     await s.close();
   }
 });
+
+Deno.test("the worker's 200 for a job a concurrent request's refund ended is not reported as accepted", async () => {
+  const s = await setup(
+    {
+      spend_token_for_job: spendOk,
+      get_job: (args) => ({ status: 200, body: jobRow({ job_id: args.p_job_id, status: "failed", refunded: true, error_code: "WORKER_UNAVAILABLE" }) }),
+    },
+    (_req, body) => Response.json({ job_id: (body as { job_id: string }).job_id, status: "failed" }, { status: 200 }),
+  );
+  try {
+    const res = await s.post({ ticker: "AAPL" });
+    assert.equal(res.status, 503);
+    assert.equal((await res.json()).refunded, true);
+  } finally {
+    await s.close();
+  }
+});
+
+Deno.test("the worker's 200 for a job a concurrent request had it accept is 202", async () => {
+  const s = await setup(
+    {
+      spend_token_for_job: spendOk,
+      get_job: (args) => ({ status: 200, body: jobRow({ job_id: args.p_job_id, status: "running", accepted_at: "2026-12-04T00:00:00Z" }) }),
+    },
+    (_req, body) => Response.json({ job_id: (body as { job_id: string }).job_id, status: "queued" }, { status: 200 }),
+  );
+  try {
+    const res = await s.post({ ticker: "AAPL" });
+    assert.equal(res.status, 202);
+    assert.equal((await res.json()).status, "running");
+  } finally {
+    await s.close();
+  }
+});
