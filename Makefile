@@ -28,8 +28,9 @@ run: $(INSTALLED)
 test: $(INSTALLED) $(NODE_INSTALLED)
 	$(PY) -m pytest
 
-## bench: every benchmark under bench/, each printing a table (installs the extractors we compare with)
-bench: $(INSTALLED)
+## bench: every benchmark under bench/, each printing a table (installs the extractors we compare with;
+## bench_saas_faults needs PostgreSQL and node_modules)
+bench: $(INSTALLED) $(NODE_INSTALLED)
 	$(PY) -m pip install --quiet -r requirements-bench.txt
 	$(PY) -m bench
 
