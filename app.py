@@ -37,6 +37,7 @@ from exceptions import (
     QueueUnavailable,
     ReportWorkerError,
     ShuttingDown,
+    StoreMisconfigured,
     StoreUnavailable,
     Unauthorized,
     UnsupportedMediaType,
@@ -87,6 +88,8 @@ def _register_routes(app: Flask) -> None:
             return jsonify(status="stuck", store=services.settings.store_backend), 503
         try:
             services.store.ping()
+        except StoreMisconfigured as exc:  # the store logged why, once per probe; retrying cannot cure it
+            return jsonify(status="misconfigured", store=services.settings.store_backend, error=exc.to_dict()), 503
         except StoreUnavailable as exc:
             return jsonify(status="unavailable", store=services.settings.store_backend, error=exc.to_dict()), 503
         return jsonify(status="ready", store=services.settings.store_backend)
@@ -153,11 +156,15 @@ def _register_routes(app: Flask) -> None:
 
 
 def _recorded(services: Services, job_request):
-    """The job already recorded under this job_id, if any; a different payload is a conflict."""
+    """The job already accepted under this job_id, if any; a different payload is a conflict.
+
+    A job the Edge Function's spend recorded and no worker has accepted yet does not count: this
+    request accepts it (create_job) and runs it.
+    """
     existing = services.store.get_job(job_request.job_id)
     if existing is not None and existing.fingerprint != job_request.fingerprint():
         raise JobConflict()
-    return existing
+    return None if existing is not None and existing.awaiting_worker else existing
 
 
 def _authorize(settings: Settings) -> None:

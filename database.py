@@ -11,9 +11,13 @@ pinned by `tests/store_contract.py`, which every backend runs unchanged.
   transaction on the server; it retries transient failures itself, since every function is
   idempotent and postgrest-py never retries a POST.
 
-A refund can happen at most once per job: `token_transactions` has a unique index on
-(job_id) for refunds, not just a check in code. A terminal job always gets exactly one callback
-delivery row, written in the same transaction as its terminal state (a transactional outbox).
+Tokens are a ledger (`token_transactions`): every change to a balance is a row, and a balance is the
+sum of its user's rows (`ledger_mismatches` checks it). A job the Edge Function pays for is recorded by
+`spend_token_for_job`, one spend per job, and waits for a worker to accept it (`create_job`). A refund
+gives back exactly the job's spend, at most once (a unique index on (job_id) for refunds, not just a
+check in code); a job posted to the worker directly has no spend, so its refund decision is recorded
+and nothing is credited. A terminal job always gets exactly one callback delivery row, written in the
+same transaction as its terminal state (a transactional outbox).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import abc
 import json
 import logging
 import random
+import re
 import sqlite3
 import threading
 import time
@@ -35,14 +40,29 @@ from typing import Any, Callable, Iterator, Mapping
 
 import httpx
 
-from exceptions import JobConflict, ReportWorkerError, StoreRejected, StoreUnavailable
-from job import Job, JobError, JobRequest, JobStatus, Stage
+from exceptions import (
+    CreditConflict,
+    InsufficientTokens,
+    InvalidField,
+    JobConflict,
+    ReportWorkerError,
+    StoreMisconfigured,
+    StoreRejected,
+    StoreUnavailable,
+)
+from job import Job, JobError, JobRequest, JobStatus, Stage, normalize_ticker
 
 log = logging.getLogger("database")
 
 CALLBACK_PENDING = "pending"
 CALLBACK_DELIVERED = "delivered"
 CALLBACK_FAILED = "failed"  # every attempt used up, or the receiver answered 410 Gone
+
+# The ledger's rules that are not settings; the same in supabase/migrations/20261204000000_token_ledger.sql.
+CREDIT_MAX_TOKENS = 100_000  # one purchase
+EDGE_FUNCTION_LEASE_OWNER = "edge-function"  # holds a job the spend recorded until a worker accepts it
+EDGE_FUNCTION_LEASE = timedelta(minutes=10)  # then recovery adopts it (the Edge Function died mid-request)
+_SPEND_TICKER = re.compile(r"[A-Z0-9][A-Z0-9-]{0,9}")
 
 
 def utcnow() -> datetime:
@@ -81,6 +101,19 @@ class FailureRecord:
 class JobOutcome:
     job: Job
     changed: bool  # False: the call found the job already in that state (or not ours) and did nothing
+
+
+@dataclass(frozen=True)
+class SpendOutcome:
+    job: Job  # the job the spend recorded (queued, waiting for a worker), or the one recorded before
+    replayed: bool  # True: this job_id was spent for before; nothing was spent this time
+    balance: int  # the user's balance after the call
+
+
+@dataclass(frozen=True)
+class CreditOutcome:
+    credited: bool  # False: this reference was credited before; nothing was credited this time
+    balance: int
 
 
 @dataclass(frozen=True)
@@ -155,6 +188,34 @@ class Store(abc.ABC):
     def expired_jobs(self, *, limit: int = 100) -> list[Job]:
         """Queued or running jobs whose lease has expired (their process died)."""
 
+    # -- the token ledger --------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def credit_tokens(self, user_id: str, amount: int, reference: str) -> CreditOutcome:
+        """Credit a purchase once per `reference` (a payment id). Raises `CreditConflict` when the
+        reference was credited with another user or amount."""
+
+    @abc.abstractmethod
+    def spend_token_for_job(self, request: JobRequest) -> SpendOutcome:
+        """Spend one token and record the job queued, waiting for a worker, in one transaction; the
+        same job_id again spends nothing. Raises `InsufficientTokens` (nothing recorded),
+        `JobConflict` (the job_id exists with another payload or without a spend), `InvalidField`."""
+
+    @abc.abstractmethod
+    def refund_unaccepted_job(self, job_id: str, *, failure: FailureRecord) -> JobOutcome:
+        """The Edge Function's refund when no worker took the job: a job no worker accepted is failed
+        and its spend refunded once; one a worker accepted is left to the worker (changed=False)."""
+
+    @abc.abstractmethod
+    def ledger(self, user_id: str) -> list[dict[str, Any]]:
+        """The user's ledger rows, oldest first: kind, amount, job_id, reference, reason, created_at."""
+
+    @abc.abstractmethod
+    def ledger_mismatches(self) -> list[dict[str, Any]]:
+        """Every user whose balance is not the sum of their ledger rows (empty: the books balance)."""
+
+    # -- reads -------------------------------------------------------------------------------------
+
     @abc.abstractmethod
     def get_report(self, report_id: str) -> dict[str, Any] | None: ...
 
@@ -228,7 +289,8 @@ CREATE TABLE IF NOT EXISTS report_jobs (
     created_at        TEXT NOT NULL,
     updated_at        TEXT NOT NULL,
     started_at        TEXT,
-    finished_at       TEXT
+    finished_at       TEXT,
+    accepted_at       TEXT  -- NULL: recorded by the spend, no worker has accepted it yet
 );
 CREATE INDEX IF NOT EXISTS report_jobs_lease ON report_jobs (status, lease_expires_at);
 CREATE INDEX IF NOT EXISTS report_jobs_user ON report_jobs (user_id, created_at);
@@ -259,7 +321,8 @@ CREATE TABLE IF NOT EXISTS token_transactions (
     amount      INTEGER NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('refund','purchase','spend','adjustment')),
     reason      TEXT,
-    created_at  TEXT NOT NULL
+    created_at  TEXT NOT NULL,
+    reference   TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS token_transactions_one_refund_per_job
     ON token_transactions (job_id) WHERE kind = 'refund';
@@ -307,6 +370,20 @@ DELETE FROM callback_attempts WHERE id NOT IN (SELECT min(id) FROM callback_atte
 CREATE UNIQUE INDEX IF NOT EXISTS callback_attempts_once ON callback_attempts (delivery_id, attempt);
 """
 
+# Run after _SCHEMA: the ledger's indexes (their columns may have just been added to an older file).
+_LEDGER_SCHEMA = """
+CREATE UNIQUE INDEX IF NOT EXISTS token_transactions_one_spend_per_job
+    ON token_transactions (job_id) WHERE kind = 'spend';
+CREATE UNIQUE INDEX IF NOT EXISTS token_transactions_one_purchase_per_reference
+    ON token_transactions (reference) WHERE kind = 'purchase';
+"""
+
+# Columns added since the first schema: (table, column, type, value for the rows already there).
+_ADDED_COLUMNS = (
+    ("report_jobs", "accepted_at", "TEXT", "created_at"),  # jobs recorded before were accepted when recorded
+    ("token_transactions", "reference", "TEXT", "NULL"),
+)
+
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
 
 
@@ -328,6 +405,8 @@ class SQLiteStore(Store):
         self._local = threading.local()
         try:
             self._conn().executescript(_SCHEMA)
+            self._add_columns()
+            self._conn().executescript(_LEDGER_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot create the SQLite schema in {path}: {exc}") from exc
 
@@ -362,6 +441,14 @@ class SQLiteStore(Store):
             conn.execute("ROLLBACK")
             raise
 
+    def _add_columns(self) -> None:
+        """Bring a file written by an older version up to this schema (CREATE IF NOT EXISTS adds no column)."""
+        with self._write() as conn:
+            for table, column, kind, existing in _ADDED_COLUMNS:
+                if column not in {r["name"] for r in conn.execute(f"PRAGMA table_info({table})")}:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+                    conn.execute(f"UPDATE {table} SET {column} = {existing}")
+
     def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         try:
             return self._conn().execute(sql, args).fetchall()
@@ -385,15 +472,23 @@ class SQLiteStore(Store):
         now = utcnow()
         fingerprint = request.fingerprint()
         with self._write() as conn:
+            lease_expires_at = _ts(now + timedelta(seconds=lease_seconds)) if lease_owner else None
             row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
             if row is not None:
                 if row["fingerprint"] != fingerprint:
                     raise JobConflict()
+                if row["accepted_at"] is None and row["status"] == JobStatus.QUEUED.value:  # the spend's: accept it
+                    conn.execute(
+                        """UPDATE report_jobs SET accepted_at = ?, lease_owner = ?, lease_expires_at = ?, updated_at = ?
+                           WHERE job_id = ?""",
+                        (_ts(now), lease_owner, lease_expires_at, _ts(now), request.job_id),
+                    )
+                    return _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()), True
                 return _job(row), False
             conn.execute(
                 """INSERT INTO report_jobs (job_id, user_id, ticker, callback_url, fingerprint, status, stage,
-                       progress, lease_owner, lease_expires_at, created_at, updated_at)
-                   VALUES (?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?, ?)""",
+                       progress, lease_owner, lease_expires_at, created_at, updated_at, accepted_at)
+                   VALUES (?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?, ?, ?)""",
                 (
                     request.job_id,
                     request.user_id,
@@ -401,7 +496,8 @@ class SQLiteStore(Store):
                     request.callback_url,
                     fingerprint,
                     lease_owner,
-                    _ts(now + timedelta(seconds=lease_seconds)) if lease_owner else None,
+                    lease_expires_at,
+                    _ts(now),
                     _ts(now),
                     _ts(now),
                 ),
@@ -431,9 +527,10 @@ class SQLiteStore(Store):
         now = utcnow()
         with self._write() as conn:
             cursor = conn.execute(
-                """UPDATE report_jobs SET lease_owner = ?, lease_expires_at = ?, heartbeat_at = ?, updated_at = ?
+                """UPDATE report_jobs SET lease_owner = ?, lease_expires_at = ?, heartbeat_at = ?, updated_at = ?,
+                       accepted_at = COALESCE(accepted_at, ?)
                    WHERE job_id = ? AND status = 'queued' AND lease_expires_at < ?""",
-                (owner, _ts(now + timedelta(seconds=lease_seconds)), _ts(now), _ts(now), job_id, _ts(now)),
+                (owner, _ts(now + timedelta(seconds=lease_seconds)), _ts(now), _ts(now), _ts(now), job_id, _ts(now)),
             )
             if cursor.rowcount == 0:
                 return None
@@ -545,17 +642,126 @@ class SQLiteStore(Store):
         return row
 
     def _refund(self, conn: sqlite3.Connection, job_row: sqlite3.Row, reason: str, now: str) -> None:
+        """Give back the job's spend, once; a job posted to the worker directly has none: nothing."""
+        spend = conn.execute(
+            "SELECT user_id, amount FROM token_transactions WHERE job_id = ? AND kind = 'spend'", (job_row["job_id"],)
+        ).fetchone()
+        if spend is not None:  # the unique index makes a second refund of one job a no-op
+            self._post(conn, spend["user_id"], -spend["amount"], "refund", now, job_id=job_row["job_id"], reason=reason)
+
+    def _post(
+        self, conn: sqlite3.Connection, user_id: str, amount: int, kind: str, now: str, *,
+        job_id: str | None = None, reason: str | None = None, reference: str | None = None,
+    ) -> bool:
+        """Write one ledger row and move the balance by its amount: the only writer of token_balances.
+        False when a unique index already holds such a row (a second refund or spend of a job, a
+        reference credited before); raises `InsufficientTokens` rather than go below zero."""
+        row = conn.execute("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,)).fetchone()
+        balance = row["balance"] if row else 0
+        if balance + amount < 0:
+            raise InsufficientTokens(details={"balance": balance, "needed": -amount})
         cursor = conn.execute(
-            """INSERT INTO token_transactions (id, user_id, job_id, amount, kind, reason, created_at)
-               VALUES (?, ?, ?, 1, 'refund', ?, ?) ON CONFLICT DO NOTHING""",
-            (str(uuid.uuid4()), job_row["user_id"], job_row["job_id"], reason[:500], now),
+            """INSERT INTO token_transactions (id, user_id, job_id, amount, kind, reason, reference, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
+            (str(uuid.uuid4()), user_id, job_id, amount, kind, (reason or kind)[:500], reference, now),
         )
-        if cursor.rowcount == 1:  # the unique index makes a second refund of one job a no-op
+        if cursor.rowcount == 0:
+            return False
+        conn.execute(
+            """INSERT INTO token_balances (user_id, balance, updated_at) VALUES (?, ?, ?)
+               ON CONFLICT (user_id) DO UPDATE SET balance = balance + excluded.balance, updated_at = excluded.updated_at""",
+            (user_id, amount, now),
+        )
+        return True
+
+    # -- the token ledger --------------------------------------------------------------------------
+
+    def credit_tokens(self, user_id: str, amount: int, reference: str) -> CreditOutcome:
+        if not isinstance(amount, int) or not 1 <= amount <= CREDIT_MAX_TOKENS:
+            raise InvalidField(f"amount must be between 1 and {CREDIT_MAX_TOKENS}", field="amount")
+        if not reference or len(reference) > 200:
+            raise InvalidField("reference (a payment id) must have 1-200 characters", field="reference")
+        now = _ts(utcnow())
+        with self._write() as conn:
+            credited = self._post(conn, user_id, amount, "purchase", now, reason="purchase", reference=reference)
+            if not credited:
+                first = conn.execute(
+                    "SELECT user_id, amount FROM token_transactions WHERE kind = 'purchase' AND reference = ?", (reference,)
+                ).fetchone()
+                if (first["user_id"], first["amount"]) != (user_id, amount):
+                    raise CreditConflict()
+            row = conn.execute("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,)).fetchone()
+            return CreditOutcome(credited=credited, balance=int(row["balance"]))
+
+    def spend_token_for_job(self, request: JobRequest) -> SpendOutcome:
+        request = _normalized(request)
+        now = utcnow()
+        with self._write() as conn:
+            row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
+            if row is not None:
+                spent = conn.execute(
+                    "SELECT 1 FROM token_transactions WHERE job_id = ? AND kind = 'spend'", (request.job_id,)
+                ).fetchone()
+                if row["fingerprint"] != request.fingerprint() or spent is None:
+                    raise JobConflict()
+                return SpendOutcome(_job(row), replayed=True, balance=self._balance(conn, request.user_id))
             conn.execute(
-                """INSERT INTO token_balances (user_id, balance, updated_at) VALUES (?, 1, ?)
-                   ON CONFLICT (user_id) DO UPDATE SET balance = balance + 1, updated_at = excluded.updated_at""",
-                (job_row["user_id"], now),
+                """INSERT INTO report_jobs (job_id, user_id, ticker, callback_url, fingerprint, status, stage,
+                       progress, lease_owner, lease_expires_at, created_at, updated_at, accepted_at)
+                   VALUES (?, ?, ?, ?, ?, 'queued', 'queued', 0, ?, ?, ?, ?, NULL)""",
+                (
+                    request.job_id, request.user_id, request.ticker, request.callback_url, request.fingerprint(),
+                    EDGE_FUNCTION_LEASE_OWNER, _ts(now + EDGE_FUNCTION_LEASE), _ts(now), _ts(now),
+                ),
             )
+            self._post(conn, request.user_id, -1, "spend", _ts(now), job_id=request.job_id, reason=f"report {request.ticker}")
+            job = _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone())
+            return SpendOutcome(job, replayed=False, balance=self._balance(conn, request.user_id))
+
+    def refund_unaccepted_job(self, job_id: str, *, failure: FailureRecord) -> JobOutcome:
+        now = _ts(utcnow())
+        with self._write() as conn:
+            row = self._locked_job(conn, job_id)
+            if row["accepted_at"] is not None or row["status"] != JobStatus.QUEUED.value:
+                return JobOutcome(_job(row), changed=False)
+            error_log_id = str(uuid.uuid4())
+            conn.execute(
+                """INSERT INTO error_logs (id, job_id, user_id, code, message, stage, details, created_at)
+                   VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)""",
+                (error_log_id, job_id, row["user_id"], failure.code, failure.message,
+                 json.dumps({"by": "edge-function", **_plain_json(failure.details)}), now),
+            )
+            self._refund(conn, row, f"not accepted by a worker: {failure.code}", now)
+            conn.execute(
+                """UPDATE report_jobs SET status = 'failed', error_code = ?, error_message = ?, error_log_id = ?,
+                       refunded = 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+                   WHERE job_id = ?""",
+                (failure.code, failure.message, error_log_id, now, now, job_id),
+            )
+            self._queue_callback(conn, row, now)
+            return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()), True)
+
+    def ledger(self, user_id: str) -> list[dict[str, Any]]:
+        rows = self._read(
+            """SELECT kind, amount, job_id, reference, reason, created_at FROM token_transactions
+               WHERE user_id = ? ORDER BY created_at, rowid""",
+            (user_id,),
+        )
+        return [{**dict(r), "created_at": _dt(r["created_at"])} for r in rows]
+
+    def ledger_mismatches(self) -> list[dict[str, Any]]:
+        rows = self._read(
+            """SELECT user_id, SUM(balance) AS balance, SUM(ledger) AS ledger FROM (
+                   SELECT user_id, balance, 0 AS ledger FROM token_balances
+                   UNION ALL SELECT user_id, 0, amount FROM token_transactions)
+               GROUP BY user_id HAVING SUM(balance) <> SUM(ledger) ORDER BY user_id"""
+        )
+        return [dict(r) for r in rows]
+
+    @staticmethod
+    def _balance(conn: sqlite3.Connection, user_id: str) -> int:
+        row = conn.execute("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,)).fetchone()
+        return int(row["balance"]) if row else 0
 
     def _queue_callback(self, conn: sqlite3.Connection, job_row: sqlite3.Row, now: str) -> None:
         if not job_row["callback_url"]:
@@ -645,6 +851,14 @@ class SQLiteStore(Store):
         ]
 
 
+def _normalized(request: JobRequest) -> JobRequest:
+    """The ticker as the worker keeps it (upper case, "." -> "-"), or `InvalidField`."""
+    ticker = normalize_ticker(request.ticker or "")
+    if not _SPEND_TICKER.fullmatch(ticker):
+        raise InvalidField("ticker must be 1-10 characters of A-Z, 0-9, '.' or '-'", field="ticker")
+    return JobRequest(job_id=request.job_id, user_id=request.user_id, ticker=ticker, callback_url=request.callback_url)
+
+
 def _owned(row: sqlite3.Row, owner: str | None) -> bool:
     return owner is None or (row["lease_owner"] == owner and row["status"] == "running")
 
@@ -670,6 +884,7 @@ def _job(row: Mapping[str, Any], parse_time: Callable[[Any], datetime | None] = 
         attempts=row["attempts"],
         lease_owner=row["lease_owner"],
         lease_expires_at=when(row["lease_expires_at"]),
+        accepted=row["accepted_at"] is not None,
     )
 
 
@@ -733,6 +948,11 @@ RPC_SIGNATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         ),
         "callback_delivery": ("p_job_id",),
         "callback_attempts": ("p_delivery_id",),
+        "credit_tokens": ("p_user_id", "p_amount", "p_reference"),
+        "spend_token_for_job": ("p_user_id", "p_job_id", "p_ticker", "p_callback_url"),
+        "refund_unaccepted_job": ("p_job_id", "p_error_log_id", "p_code", "p_message"),
+        "token_ledger": ("p_user_id",),
+        "ledger_mismatches": (),
     }
 )
 
@@ -741,6 +961,13 @@ _TRANSIENT_POSTGREST_CODES = frozenset({"PGRST000", "PGRST001", "PGRST002", "PGR
 _TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})  # connection, rollback, resources, operator, system
 _TRANSIENT_SQLSTATES = frozenset({"55P03"})  # lock_not_available
 _JOB_CONFLICT_CODE = "PT409"  # create_job's RAISE: PostgREST answers HTTP 409 with this code
+_INSUFFICIENT_TOKENS_CODE = "PT402"  # the ledger's refusal to go below zero: HTTP 402
+_INVALID_ARGUMENT_CODE = "PT400"  # spend_token_for_job, credit_tokens: a bad ticker, amount or reference
+# Our credentials refused: PostgREST's bad or expired JWT (PGRST301) or missing JWT where anon is off
+# (PGRST302), or a key without the service role's rights (42501: permission denied for the function).
+_MISCONFIGURED_CODES = frozenset({"PGRST301", "PGRST302", "42501"})
+# Supabase's API gateway refuses a wrong or revoked key before PostgREST: 401 with no code.
+_GATEWAY_KEY_MESSAGES = ("invalid api key", "no api key found")
 
 
 def is_transient(code: str | None) -> bool:
@@ -761,16 +988,45 @@ def is_transient(code: str | None) -> bool:
     return code[:2] in _TRANSIENT_SQLSTATE_CLASSES or code in _TRANSIENT_SQLSTATES
 
 
-def rpc_error(fn: str, code: str | None, message: str | None, details: Any = None, hint: str | None = None) -> ReportWorkerError:
-    """Map PostgREST's error body ({code, message, details, hint}) to our typed errors.
+def is_misconfiguration(code: str | None, status: int | None = None, message: str | None = None) -> bool:
+    """Whether the store refused our credentials: no retry can cure it, only an operator.
 
-    JobConflict for create_job's payload conflict, StoreUnavailable for what a retry may cure,
-    StoreRejected for everything else (a constraint, a bad argument, a missing function).
+    The API gateway's 401/403 carries no `code` (`{"message": "Invalid API key"}`): it is told by its
+    HTTP status, or by its message when the status is not known.
+    """
+    if code in _MISCONFIGURED_CODES:
+        return True
+    if code:
+        return False
+    if status is not None:
+        return status in (401, 403)
+    return (message or "").strip().lower().startswith(_GATEWAY_KEY_MESSAGES)
+
+
+def rpc_error(
+    fn: str, code: str | None, message: str | None, details: Any = None, hint: str | None = None, status: int | None = None
+) -> ReportWorkerError:
+    """Map PostgREST's error body ({code, message, details, hint}) and HTTP status to our typed errors.
+
+    JobConflict / CreditConflict for a payload or reference conflict, InsufficientTokens for a short
+    balance, InvalidField for a bad argument of the ledger's functions, StoreMisconfigured for refused
+    credentials, StoreUnavailable for what a retry may cure, StoreRejected for everything else (a
+    constraint, a missing function).
     """
     info = {"rpc": fn, "code": code, "hint": hint, "details": _clip(details)}
     if code == _JOB_CONFLICT_CODE:
-        return JobConflict(details=info)
+        return CreditConflict(details=info) if hint == "REFERENCE_CONFLICT" else JobConflict(details=info)
+    if code == _INSUFFICIENT_TOKENS_CODE:
+        return InsufficientTokens(details=info)
+    if code == _INVALID_ARGUMENT_CODE:
+        return InvalidField(_clip(message), details=info)
     text = f"supabase rpc {fn} failed ({code or 'no code'}): {_clip(message) or 'no message'}"
+    if is_misconfiguration(code, status, message):
+        return StoreMisconfigured(
+            f"{text}; the store refuses this service's credentials: check SUPABASE_SERVICE_KEY (a secret key or the "
+            "service_role key of this project, not revoked)",
+            details={**info, "status": status},
+        )
     if is_transient(code):
         return StoreUnavailable(text, details=info)
     return StoreRejected(text, details=info)
@@ -805,9 +1061,11 @@ class SupabaseStore(Store):
         retry_base_seconds: float = SUPABASE_RETRY_BASE_SECONDS,
         retry_max_delay_seconds: float = SUPABASE_RETRY_MAX_DELAY_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
+        last_status: "_LastStatus | None" = None,
     ):
         self._client = client  # a supabase.Client (or anything with .rpc(fn, params).execute().data)
         self._http = http_client  # closed by close() when this store created it
+        self._last_status = last_status or _LastStatus()  # postgrest-py's APIError does not keep it
         self._attempts = max(1, attempts)
         self._retry_base = retry_base_seconds
         self._retry_max = retry_max_delay_seconds
@@ -824,15 +1082,17 @@ class SupabaseStore(Store):
         (the key must not follow one), and no session machinery (a service client never signs in)."""
         from supabase import ClientOptions, create_client  # imported here: SQLite-only runs skip its import cost
 
+        last_status = _LastStatus()
         http = httpx.Client(
             timeout=httpx.Timeout(SUPABASE_READ_TIMEOUT_SECONDS, connect=SUPABASE_CONNECT_TIMEOUT_SECONDS),
             follow_redirects=False,
             http2=True,
+            event_hooks={"response": [last_status.remember]},
         )
         client_options = ClientOptions(
             httpx_client=http, auto_refresh_token=False, persist_session=False, postgrest_client_retry=False
         )
-        return cls(create_client(url, key, options=client_options), http_client=http, **options)
+        return cls(create_client(url, key, options=client_options), http_client=http, last_status=last_status, **options)
 
     def __repr__(self) -> str:
         return f"SupabaseStore(url={str(getattr(self._client, 'supabase_url', '?'))!r})"
@@ -845,6 +1105,7 @@ class SupabaseStore(Store):
 
     def _send(self, fn: str, params: dict[str, Any]) -> Any:
         """One HTTP call: POST /rest/v1/rpc/<fn> with the arguments as a JSON object."""
+        self._last_status.code = None
         return self._client.rpc(fn, params).execute().data
 
     def _call(self, fn: str, *, attempts: int | None = None, **args: Any) -> Any:
@@ -858,12 +1119,15 @@ class SupabaseStore(Store):
             try:
                 return self._send(fn, params)
             except Exception as exc:
-                error = _translate(fn, exc)
+                error = _translate(fn, exc, self._last_status.code)
                 if error is None:
                     raise
                 if not isinstance(error, StoreUnavailable) or attempt == attempts:
-                    level = logging.INFO if isinstance(error, JobConflict) else logging.ERROR
-                    log.log(level, "store call failed", extra={"rpc": fn, "code": error.details.get("code"), "attempts": attempt, "error": error.message})
+                    if isinstance(error, StoreMisconfigured):
+                        log.error("store misconfigured: %s", error.message, extra={"rpc": fn, "code": error.details.get("code")})
+                    else:
+                        level = logging.INFO if isinstance(error, (JobConflict, InsufficientTokens)) else logging.ERROR
+                        log.log(level, "store call failed", extra={"rpc": fn, "code": error.details.get("code"), "attempts": attempt, "error": error.message})
                     raise error from exc
                 delay = min(self._retry_max, self._retry_base * 2 ** (attempt - 1)) * self._rng.uniform(0.5, 1.0)
                 log.warning(
@@ -948,6 +1212,38 @@ class SupabaseStore(Store):
     def expired_jobs(self, *, limit: int = 100) -> list[Job]:
         return [_job(row, _parse_ts) for row in self._call("expired_jobs", p_limit=limit)]
 
+    # -- the token ledger --------------------------------------------------------------------------
+
+    def credit_tokens(self, user_id: str, amount: int, reference: str) -> CreditOutcome:
+        data = self._call("credit_tokens", p_user_id=user_id, p_amount=amount, p_reference=reference)
+        return CreditOutcome(credited=bool(data["credited"]), balance=int(data["balance"]))
+
+    def spend_token_for_job(self, request: JobRequest) -> SpendOutcome:
+        data = self._call(
+            "spend_token_for_job",
+            p_user_id=request.user_id,
+            p_job_id=request.job_id,
+            p_ticker=request.ticker,
+            p_callback_url=request.callback_url,
+        )
+        return SpendOutcome(_job(data["job"], _parse_ts), replayed=bool(data["replayed"]), balance=int(data["balance"]))
+
+    def refund_unaccepted_job(self, job_id: str, *, failure: FailureRecord) -> JobOutcome:
+        data = self._call(
+            "refund_unaccepted_job",
+            p_job_id=job_id,
+            p_error_log_id=str(uuid.uuid4()),  # once per call, so a retry is recognised as a replay
+            p_code=failure.code,
+            p_message=failure.message,
+        )
+        return JobOutcome(_job(data["job"], _parse_ts), changed=bool(data["changed"]))
+
+    def ledger(self, user_id: str) -> list[dict[str, Any]]:
+        return [{**row, "created_at": _parse_ts(row["created_at"])} for row in self._call("token_ledger", p_user_id=user_id)]
+
+    def ledger_mismatches(self) -> list[dict[str, Any]]:
+        return list(self._call("ledger_mismatches"))
+
     # -- reads for operators and tests -------------------------------------------------------------
 
     def get_report(self, report_id: str) -> dict[str, Any] | None:
@@ -1010,12 +1306,21 @@ class SupabaseStore(Store):
         ]
 
 
-def _translate(fn: str, exc: Exception) -> ReportWorkerError | None:
+class _LastStatus(threading.local):
+    """The HTTP status of this thread's last store call (an httpx response hook records it)."""
+
+    code: int | None = None
+
+    def remember(self, response: httpx.Response) -> None:
+        self.code = response.status_code
+
+
+def _translate(fn: str, exc: Exception, status: int | None = None) -> ReportWorkerError | None:
     """Our typed error for a failed RPC, or None for an exception that is not the store's (a bug)."""
     from postgrest.exceptions import APIError
 
     if isinstance(exc, APIError):
-        return rpc_error(fn, exc.code, exc.message, exc.details, exc.hint)
+        return rpc_error(fn, exc.code, exc.message, exc.details, exc.hint, status)
     if isinstance(exc, httpx.TransportError):  # connect/read errors, timeouts, a dropped connection
         name = type(exc).__name__
         return StoreUnavailable(f"supabase rpc {fn} failed ({name}): {_clip(str(exc)) or 'no message'}", details={"rpc": fn, "code": name})

@@ -85,6 +85,22 @@ class JobConflict(RequestRejected):
     default_message = "a job with this job_id exists with a different payload"
 
 
+class InsufficientTokens(RequestRejected):
+    """The user's balance cannot pay for the job (spend_token_for_job); nothing was recorded."""
+
+    http_status = 402
+    code = "INSUFFICIENT_TOKENS"
+    default_message = "the balance has no token left for this report"
+
+
+class CreditConflict(RequestRejected):
+    """credit_tokens: the reference (a payment id) was already credited with another user or amount."""
+
+    http_status = 409
+    code = "CREDIT_CONFLICT"
+    default_message = "this reference was already credited with another user or amount"
+
+
 class QueueFull(RequestRejected):
     http_status = 429
     code = "QUEUE_FULL"
@@ -183,6 +199,35 @@ class StoreRejected(JobFailure):
 
     code = "STORE_REJECTED"
     default_message = "the store rejected the call"
+
+
+class StoreMisconfigured(StoreRejected):
+    """The store refuses our credentials: a wrong or revoked key (the API gateway's codeless 401/403
+    "Invalid API key", PostgREST's PGRST301) or a key without the service role's rights (42501).
+    Retrying cannot help, so it is never retried; `/ready` says `misconfigured` and `POST` answers
+    503 with nothing recorded, until an operator fixes SUPABASE_SERVICE_KEY."""
+
+    code = "STORE_MISCONFIGURED"
+    http_status = 503
+    default_message = "the store refuses this service's credentials (check SUPABASE_SERVICE_KEY)"
+
+
+class WorkerUnavailable(JobFailure):
+    """Recorded by the generate-report Edge Function (refund_unaccepted_job), never raised here: no
+    worker took the job (it answered 429/503 past the retry bound, or could not be reached), so the
+    function failed it and gave its token back. Named here so that every job error code is ours."""
+
+    code = "WORKER_UNAVAILABLE"
+    http_status = 503
+    default_message = "no worker took the job; the token was refunded"
+
+
+class WorkerRejected(JobFailure):
+    """As WorkerUnavailable, for a worker that refused the job for good (a 4xx answer)."""
+
+    code = "WORKER_REJECTED"
+    http_status = 502
+    default_message = "the worker refused the job; the token was refunded"
 
 
 class JobTimeout(JobFailure):

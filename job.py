@@ -109,6 +109,12 @@ class Job:
     attempts: int = 0
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    accepted: bool = True  # False: the Edge Function's spend recorded it and no worker has taken it yet
+
+    @property
+    def awaiting_worker(self) -> bool:
+        """Recorded by the spend, not yet accepted by a worker: the next POST of it runs it."""
+        return not self.accepted and self.status is JobStatus.QUEUED
 
     def status_document(self) -> dict[str, Any]:
         """The body of GET /jobs/<id>/status."""

@@ -117,6 +117,19 @@ def new_payload(ticker: str = "AAPL", callback_url: str | None = None, **extra) 
     return payload
 
 
+def pay_for(store, payload: dict) -> None:
+    """What the Edge Function does before it POSTs a job: one token bought, then spent for this job
+    (the job is recorded, waiting for the worker). Without it a refund has nothing to give back."""
+    from job import JobRequest, normalize_ticker
+
+    request = JobRequest(
+        job_id=payload["job_id"], user_id=payload["user_id"], ticker=normalize_ticker(payload["ticker"]),
+        callback_url=payload.get("callback_url"),
+    )
+    store.credit_tokens(request.user_id, 1, f"pay_{request.job_id}")
+    store.spend_token_for_job(request)
+
+
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"):
     """Poll until `predicate()` returns something truthy; return it."""
     deadline = time.monotonic() + timeout

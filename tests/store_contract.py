@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import pytest
 
 from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, FailureRecord, ReportRecord
-from exceptions import JobConflict
+from exceptions import CreditConflict, InsufficientTokens, InvalidField, JobConflict
 from job import JobRequest, JobStatus, Stage
 
 
@@ -41,7 +41,48 @@ def report_record(ticker="AAPL") -> ReportRecord:
 
 
 FAILURE = FailureRecord(code="TICKER_NOT_FOUND", message="no such ticker", stage="fetching", details={"ticker": "ZZZZ"})
+REFUSED = FailureRecord(code="WORKER_UNAVAILABLE", message="the worker did not take the job", stage="queued")
 OWNER = "host:1:abcd"
+
+
+def paid_request(store, **kw) -> JobRequest:
+    """A job as production records it: one token bought, then spent for the job by the Edge Function."""
+    req = request(**kw)
+    store.credit_tokens(req.user_id, 1, f"pay_{req.job_id}")
+    store.spend_token_for_job(req)
+    return req
+
+
+def running(store, *, paid: bool = True, **kw) -> JobRequest:
+    """A running job: paid for (or posted to the worker directly), accepted, claimed by OWNER."""
+    req = paid_request(store, **kw) if paid else request(**kw)
+    store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+    store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
+    return req
+
+
+def kinds(store, user_id: str) -> list[tuple[str, int]]:
+    return [(row["kind"], row["amount"]) for row in store.ledger(user_id)]
+
+
+def run_at_once(*calls) -> list:
+    """Start the calls at the same instant from as many threads; their results (or exceptions) in order."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(n):
+        barrier.wait()
+        try:
+            results[n] = calls[n]()
+        except Exception as exc:
+            results[n] = exc
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
 
 
 class StoreContract:
@@ -173,10 +214,7 @@ class StoreContract:
     # -- completing ---------------------------------------------------------------------------------
 
     def _running(self, store, **kw):
-        req = request(**kw)
-        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
-        store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
-        return req
+        return running(store, **kw)
 
     def test_complete_saves_report_without_refund(self, store):
         req = self._running(store)
@@ -340,3 +378,139 @@ class StoreContract:
         )
         assert store.claim_due_callbacks(limit=10, claim_seconds=0) == []
         assert store.callback_delivery(req.job_id).status == CALLBACK_FAILED
+
+    # -- the token ledger ---------------------------------------------------------------------------
+
+    def test_a_purchase_is_credited_once_per_reference(self, store):
+        user = str(uuid.uuid4())
+        first = store.credit_tokens(user, 5, "pi_123")
+        again = store.credit_tokens(user, 5, "pi_123")
+        assert (first.credited, first.balance) == (True, 5) and (again.credited, again.balance) == (False, 5)
+        assert kinds(store, user) == [("purchase", 5)] and store.ledger(user)[0]["reference"] == "pi_123"
+        with pytest.raises(CreditConflict):
+            store.credit_tokens(str(uuid.uuid4()), 5, "pi_123")
+        with pytest.raises(CreditConflict):
+            store.credit_tokens(user, 6, "pi_123")
+        for amount, reference in ((0, "pi_0"), (-1, "pi_neg"), (1, "")):
+            with pytest.raises(InvalidField):
+                store.credit_tokens(user, amount, reference)
+        assert store.token_balance(user) == 5 and store.ledger_mismatches() == []
+
+    def test_a_spend_records_the_job_waiting_for_a_worker(self, store):
+        req = request(ticker="brk.b")
+        store.credit_tokens(req.user_id, 2, "pi_1")
+        spent = store.spend_token_for_job(req)
+        assert not spent.replayed and spent.balance == 1
+        job = store.get_job(req.job_id)
+        assert job.status is JobStatus.QUEUED and job.ticker == "BRK-B" and job.awaiting_worker and not job.accepted
+        assert job.fingerprint == request(ticker="BRK-B", job_id=req.job_id, user_id=req.user_id).fingerprint()
+        assert kinds(store, req.user_id) == [("purchase", 2), ("spend", -1)]
+        assert store.ledger(req.user_id)[1]["job_id"] == req.job_id
+
+    def test_the_same_job_again_spends_nothing(self, store):
+        req = paid_request(store)
+        again = store.spend_token_for_job(req)
+        assert again.replayed and again.balance == 0 and again.job.job_id == req.job_id
+        assert kinds(store, req.user_id) == [("purchase", 1), ("spend", -1)]
+
+    def test_concurrent_spends_of_one_job_spend_once(self, store):
+        req = request()
+        store.credit_tokens(req.user_id, 5, "pi_1")
+        results = run_at_once(*[lambda: store.spend_token_for_job(req) for _ in range(8)])
+        assert sorted(r.replayed for r in results) == [False] + [True] * 7, results
+        assert store.token_balance(req.user_id) == 4 and store.ledger_mismatches() == []
+
+    def test_a_short_balance_refuses_the_spend_and_records_nothing(self, store):
+        req = request()
+        with pytest.raises(InsufficientTokens):
+            store.spend_token_for_job(req)
+        assert store.get_job(req.job_id) is None and store.ledger(req.user_id) == [] and store.token_balance(req.user_id) == 0
+        store.credit_tokens(req.user_id, 1, "pi_1")
+        assert not store.spend_token_for_job(req).replayed  # the same job_id, now paid for
+
+    def test_concurrent_spends_never_overdraw(self, store):
+        user = str(uuid.uuid4())
+        store.credit_tokens(user, 3, "pi_1")
+        results = run_at_once(*[lambda: store.spend_token_for_job(request(user_id=user)) for _ in range(10)])
+        assert sum(isinstance(r, InsufficientTokens) for r in results) == 7, results
+        assert store.token_balance(user) == 0 and store.ledger_mismatches() == []
+
+    def test_a_spend_conflicts_with_another_payload_or_an_unpaid_job(self, store):
+        req = paid_request(store)
+        with pytest.raises(JobConflict):
+            store.spend_token_for_job(request(ticker="MSFT", job_id=req.job_id, user_id=req.user_id))
+        direct = request()
+        store.create_job(direct, lease_owner=OWNER, lease_seconds=30)
+        store.credit_tokens(direct.user_id, 1, "pi_2")
+        with pytest.raises(JobConflict):
+            store.spend_token_for_job(direct)
+        with pytest.raises(InvalidField):
+            store.spend_token_for_job(request(ticker="no spaces"))
+        assert store.token_balance(direct.user_id) == 1
+
+    def test_the_worker_accepts_the_spends_job_once(self, store):
+        req = paid_request(store)
+        job, created = store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        assert created and job.accepted and not job.awaiting_worker and job.lease_owner == OWNER
+        again, created_again = store.create_job(req, lease_owner="other", lease_seconds=30)
+        assert not created_again and again.lease_owner == OWNER
+        assert kinds(store, req.user_id) == [("purchase", 1), ("spend", -1)]
+
+    def test_a_refund_gives_back_exactly_the_spend_once(self, store):
+        req = running(store)
+        store.fail_job(req.job_id, failure=FAILURE, owner=OWNER)
+        store.fail_job(req.job_id, failure=FAILURE)
+        assert kinds(store, req.user_id) == [("purchase", 1), ("spend", -1), ("refund", 1)]
+        assert store.ledger_mismatches() == []
+
+    @pytest.mark.parametrize("ending", ["fail", "complete_refunded"])
+    def test_a_job_posted_directly_records_its_refund_decision_and_credits_nothing(self, store, ending):
+        req = running(store, paid=False)
+        if ending == "fail":
+            outcome = store.fail_job(req.job_id, failure=FAILURE, owner=OWNER)
+        else:
+            outcome = store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=True, refund_reason="ITEM_MISSING")
+        assert outcome.changed and outcome.job.refunded and store.get_job(req.job_id).status_document()["refunded"]
+        assert store.refund_count(req.job_id) == 0 and store.token_balance(req.user_id) == 0
+        assert store.ledger(req.user_id) == [] and store.ledger_mismatches() == []
+
+    def test_the_function_refunds_a_job_no_worker_accepted_once(self, store):
+        req = paid_request(store)
+        outcome = store.refund_unaccepted_job(req.job_id, failure=REFUSED)
+        assert outcome.changed and outcome.job.status is JobStatus.FAILED and outcome.job.refunded
+        assert outcome.job.error.code == "WORKER_UNAVAILABLE" and not outcome.job.accepted
+        assert not store.refund_unaccepted_job(req.job_id, failure=REFUSED).changed
+        # a worker that gets the POST afterwards does not run it
+        job, created = store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        assert not created and job.status is JobStatus.FAILED
+        assert kinds(store, req.user_id) == [("purchase", 1), ("spend", -1), ("refund", 1)]
+        assert len(store.error_logs(req.job_id)) == 1 and store.callback_delivery(req.job_id) is not None
+
+    def test_the_function_leaves_an_accepted_job_to_the_worker(self, store):
+        req = running(store)
+        outcome = store.refund_unaccepted_job(req.job_id, failure=REFUSED)
+        assert not outcome.changed and outcome.job.status is JobStatus.RUNNING and outcome.job.accepted
+        assert store.refund_count(req.job_id) == 0
+        store.fail_job(req.job_id, failure=FAILURE, owner=OWNER)
+        assert store.refund_count(req.job_id) == 1 and store.token_balance(req.user_id) == 1
+
+    def test_accepting_and_the_functions_refund_racing_do_one_or_the_other(self, store):
+        for _ in range(3):
+            req = paid_request(store)
+            accepted, refunded = run_at_once(
+                lambda: store.create_job(req, lease_owner=OWNER, lease_seconds=30),
+                lambda: store.refund_unaccepted_job(req.job_id, failure=REFUSED),
+            )
+            assert accepted[1] != refunded.changed, (accepted, refunded)
+            assert store.refund_count(req.job_id) == (1 if refunded.changed else 0)
+        assert store.ledger_mismatches() == []
+
+    def test_the_workers_and_the_functions_refunds_racing_refund_once(self, store):
+        req = running(store)
+        results = run_at_once(
+            *[lambda: store.fail_job(req.job_id, failure=FAILURE) for _ in range(4)],
+            *[lambda: store.refund_unaccepted_job(req.job_id, failure=REFUSED) for _ in range(4)],
+        )
+        assert not [r for r in results if isinstance(r, Exception)], results
+        assert store.refund_count(req.job_id) == 1 and store.token_balance(req.user_id) == 1
+        assert store.get_job(req.job_id).error.code == "TICKER_NOT_FOUND" and store.ledger_mismatches() == []

