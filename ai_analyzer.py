@@ -34,6 +34,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, Sequence
 
 import highlights as highlighting
+from faithfulness import Sources, check, check_faithfulness, item_source_text, normalize_for_match, numbers_in, unsupported_numbers  # noqa: F401
+from claude_models import BASE_CHARS_PER_TOKEN, LONG_CONTEXT_TOKENS, PRICES, ModelPrice, estimate_tokens  # noqa: F401  (re-exported)
+from claude_models import model as claude_model
 from diff_analyzer import FilingDiff, ItemDiff
 from highlights import Highlight
 from section_extractor import ITEM_TITLES
@@ -43,7 +46,6 @@ log = logging.getLogger("ai_analyzer")
 CHANGE_TYPES = ("added", "removed", "modified", "moved", "numbers")
 MATERIALITY = ("high", "medium", "low")
 MAX_KEY_CHANGES = 4  # each costs ~60 output tokens; a reader takes in four
-CHARS_PER_TOKEN = 3.5  # conservative for English prose; the API's own count is usually lower
 MIN_ITEM_TOKENS = 800  # an item that cannot get this much of the budget is left out, not mangled
 MAX_ITEMS_SUMMARIZED = 7  # with the executive summary, 8 requests: one round at the default concurrency
 SMALL_ITEM_TOKENS = 1500  # items whose prompt is smaller may go to ANTHROPIC_SMALL_MODEL
@@ -159,7 +161,7 @@ class AiSummaries:
 
 class Summarizer(Protocol):
     def summarize(self, diff: FilingDiff, *, highlights: Sequence[Highlight] | None = None,
-                  deadline: float | None = None) -> AiSummaries: ...
+                  deadline: float | None = None, sources: Sources | None = None) -> AiSummaries: ...
 
 
 # --------------------------------------------------------------------------------------------------
@@ -167,36 +169,12 @@ class Summarizer(Protocol):
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ModelPrice:
-    input: float
-    output: float
-    cache_write: float  # 5-minute cache write
-    cache_read: float
-    long_context_input: float | None = None  # price above LONG_CONTEXT_TOKENS of prompt, where it differs
-    long_context_output: float | None = None
-
-
-LONG_CONTEXT_TOKENS = 100_000
-PRICES: dict[str, ModelPrice] = {
-    "claude-sonnet-5-5": ModelPrice(input=2.00, output=10.00, cache_write=2.50, cache_read=0.20),
-    "claude-haiku-5-5": ModelPrice(input=0.10, output=0.50, cache_write=0.125, cache_read=0.01, long_context_input=0.50, long_context_output=2.50),
-    "claude-opus-5-5": ModelPrice(input=4.00, output=20.00, cache_write=5.00, cache_read=0.20),
-    "claude-sonnet-5": ModelPrice(input=2.00, output=10.00, cache_write=2.50, cache_read=0.20),
-    "claude-opus-5": ModelPrice(input=5.00, output=25.00, cache_write=6.25, cache_read=0.50),
-    "claude-fable-5-1": ModelPrice(input=10.00, output=50.00, cache_write=12.50, cache_read=0.25),
-    "claude-haiku-4-5": ModelPrice(input=1.00, output=5.00, cache_write=1.25, cache_read=0.10),
-    "claude-sonnet-4-5": ModelPrice(input=3.00, output=15.00, cache_write=3.75, cache_read=0.30),  # retires 2026-11-30
-}
-UNKNOWN_MODEL_PRICE = max(PRICES.values(), key=lambda p: (p.output, p.input))  # unlisted: the dearest, never free
-
-
 def price_of(model: str) -> ModelPrice:
-    return PRICES.get(model, UNKNOWN_MODEL_PRICE)
+    return claude_model(model).price
 
 
 def cost_usd(usage: Usage) -> float:
-    price = price_of(usage.model)
+    price = claude_model(usage.model).price
     prompt = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
     long = prompt > LONG_CONTEXT_TOKENS
     input_rate = price.long_context_input if long and price.long_context_input else price.input
@@ -214,16 +192,11 @@ def cost_usd(usage: Usage) -> float:
 # --------------------------------------------------------------------------------------------------
 
 
-def estimate_tokens(text: str) -> int:
-    return int(len(text) / CHARS_PER_TOKEN) + 1
-
-
 @dataclass(frozen=True)
 class ItemRequest:
     item: str
     prompt: str
     estimated_tokens: int
-    source_text: str  # the item's older and newer text: where evidence and numbers must come from
     truncated: bool
     sections_sent: int
     sections_total: int
@@ -248,13 +221,6 @@ def rank_items(diff: FilingDiff, highlights: Sequence[Highlight] = ()) -> list[I
         if highlight.item and highlight.item not in first:
             first[highlight.item] = highlight.rank
     return sorted(changed, key=lambda d: (first.get(d.item, 1_000_000), -d.stats.change_score * ITEM_WEIGHTS.get(d.item, 0.5)))
-
-
-def item_source_text(item_diff: ItemDiff) -> str:
-    """Both years' text of the item, rebuilt from the diff (unchanged paragraphs included)."""
-    old = [c.old_text for c in sorted((c for c in item_diff.changes if c.old_text is not None), key=lambda c: c.old_index or 0)]
-    new = [c.new_text for c in sorted((c for c in item_diff.changes if c.new_text is not None), key=lambda c: c.new_index or 0)]
-    return "\n".join(new) + "\n" + "\n".join(old)
 
 
 def item_shown_text(item_diff: ItemDiff) -> str:
@@ -333,20 +299,20 @@ def _item_header(item_diff: ItemDiff) -> str:
     )
 
 
-def build_item_request(item_diff: ItemDiff, budget_tokens: int, highlights: Sequence[Highlight] = ()) -> ItemRequest:
+def build_item_request(item_diff: ItemDiff, budget_tokens: int, highlights: Sequence[Highlight] = (), model: str | None = None) -> ItemRequest:
     header = _item_header(item_diff)
     sections = _sections(item_diff, highlights)
     unchanged = next((c.new_text for c in item_diff.changes if c.kind == "unchanged" and c.new_text), None)
     context = f"CONTEXT (an unchanged paragraph, for orientation only):\n{_words(unchanged, 50)}" if unchanged else ""
-    used = estimate_tokens(header) + estimate_tokens(context) + 60
+    used = estimate_tokens(header, model) + estimate_tokens(context, model) + 60
     chosen: list[str] = []
     for section in sections:
-        cost = estimate_tokens(section)
+        cost = estimate_tokens(section, model)
         if used + cost > budget_tokens:
             if not chosen and cost > budget_tokens // 2:  # one huge paragraph: send its start
-                section = section[: int((budget_tokens - used) * CHARS_PER_TOKEN * 0.9)] + " ..."
+                section = section[: int((budget_tokens - used) * BASE_CHARS_PER_TOKEN * 0.9)] + " ..."
                 chosen.append(section)
-                used += estimate_tokens(section)
+                used += estimate_tokens(section, model)
             continue
         chosen.append(section)
         used += cost
@@ -357,8 +323,7 @@ def build_item_request(item_diff: ItemDiff, budget_tokens: int, highlights: Sequ
     return ItemRequest(
         item=item_diff.item,
         prompt=prompt,
-        estimated_tokens=estimate_tokens(prompt),
-        source_text=item_source_text(item_diff),
+        estimated_tokens=estimate_tokens(prompt, model),
         truncated=len(chosen) < len(sections),
         sections_sent=len(chosen),
         sections_total=len(sections),
@@ -367,7 +332,7 @@ def build_item_request(item_diff: ItemDiff, budget_tokens: int, highlights: Sequ
 
 
 def plan_requests(diff: FilingDiff, *, report_budget: int, item_budget: int, system_tokens: int = 0,
-                  highlights: Sequence[Highlight] = ()) -> RequestPlan:
+                  highlights: Sequence[Highlight] = (), model: str | None = None) -> RequestPlan:
     """Fit the most valuable items into the budgets; the rest are named with the reason.
 
     The budget is shared out by water-filling: items whose whole diff is small get all of it, the
@@ -375,8 +340,8 @@ def plan_requests(diff: FilingDiff, *, report_budget: int, item_budget: int, sys
     starve Items 3 and 1C, and no item is sent in a sliver too thin to summarize.
     """
     ranked = rank_items(diff, highlights)
-    executive = build_executive_prompt(ranked, highlights, budget_tokens=report_budget // 4)
-    remaining = report_budget - estimate_tokens(executive) - system_tokens
+    executive = build_executive_prompt(ranked, highlights, budget_tokens=report_budget // 4, model=model)
+    remaining = report_budget - estimate_tokens(executive, model) - system_tokens
     omitted: list[OmittedItem] = []
     candidates: list[tuple[ItemDiff, int]] = []  # (item, tokens its whole diff needs)
     for item_diff in ranked:
@@ -386,7 +351,7 @@ def plan_requests(diff: FilingDiff, *, report_budget: int, item_budget: int, sys
         elif len(candidates) >= MAX_ITEMS_SUMMARIZED:
             omitted.append(OmittedItem(item_diff.item, f"only the {MAX_ITEMS_SUMMARIZED} most changed items are summarized"))
         else:
-            need = sum(estimate_tokens(s) for s in sections) + estimate_tokens(_item_header(item_diff)) + 120
+            need = sum(estimate_tokens(s, model) for s in sections) + estimate_tokens(_item_header(item_diff), model) + 120
             candidates.append((item_diff, need + system_tokens))
 
     allowance: dict[str, int] = {}
@@ -406,13 +371,14 @@ def plan_requests(diff: FilingDiff, *, report_budget: int, item_budget: int, sys
             remaining -= need
         candidates = [(d, need) for d, need in candidates if d.item not in allowance]
 
-    requests = [build_item_request(d, allowance[d.item] - system_tokens, highlights) for d in ranked if d.item in allowance]
+    requests = [build_item_request(d, allowance[d.item] - system_tokens, highlights, model) for d in ranked if d.item in allowance]
     executive_ids = tuple(h.id for h in highlights if f"HIGHLIGHT {h.id} " in executive)
     return RequestPlan(items=tuple(requests), omitted=tuple(omitted), executive_prompt=executive,
                        ranked_items=tuple(d.item for d in ranked), executive_ids=executive_ids)
 
 
-def build_executive_prompt(ranked: list[ItemDiff], highlights: Sequence[Highlight] = (), budget_tokens: int = 4000) -> str:
+def build_executive_prompt(ranked: list[ItemDiff], highlights: Sequence[Highlight] = (), budget_tokens: int = 4000,
+                           model: str | None = None) -> str:
     """The executive summary's input: the key figures first, then the most material highlights, each
     with the id a sentence must cite; without highlights, the most changed items."""
     if highlights:
@@ -420,13 +386,13 @@ def build_executive_prompt(ranked: list[ItemDiff], highlights: Sequence[Highligh
         rest = [h for h in highlights if h.kind not in ("key_figure", "segment")]
         lines = ["What changed between two consecutive annual reports (Form 10-K) of one company, most material first.",
                  "", "KEY FIGURES:"]
-        used = estimate_tokens("\n".join(lines))
+        used = estimate_tokens("\n".join(lines), model)
         for group_name, group in (("KEY FIGURES", key), ("CHANGES", rest)):
             if group_name == "CHANGES":
                 lines += ["", "CHANGES:"]
             for highlight in group:
                 section = highlight_section(highlight)
-                cost = estimate_tokens(section)
+                cost = estimate_tokens(section, model)
                 if used + cost > budget_tokens:
                     break
                 lines.append(section)
@@ -609,48 +575,6 @@ def parse_executive(text: str, highlight_ids: Sequence[str] = ()) -> tuple[tuple
     return (ExecutiveSentence(data["executive_summary"].strip()),), None
 
 
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u00a0": " "})
-_NUMBER = re.compile(r"(?<![\w.])\d[\d,]*(?:\.\d+)?")
-
-
-def normalize_for_match(text: str) -> str:
-    text = re.sub(r"\[-|-\]|\{\+|\+\}", "", text.translate(_QUOTES))
-    return re.sub(r"\s+", " ", text).strip().lower()
-
-
-def numbers_in(text: str) -> set[str]:
-    """Numbers written in `text`, without thousands separators or trailing zeros after a point."""
-    found = set()
-    for token in _NUMBER.findall(text.translate(_QUOTES)):
-        token = token.replace(",", "").rstrip(".")
-        if "." in token:
-            token = token.rstrip("0").rstrip(".")
-        found.add(token)
-    return found
-
-
-def check_faithfulness(summary: ItemSummary, source_text: str, shown_text: str = "") -> tuple[str, ...]:
-    """Evidence quotes not found in the source, and numbers neither the source nor the rest of what
-    the model was shown (`shown_text`) contains."""
-    source = normalize_for_match(source_text)
-    source_numbers = numbers_in(source_text) | numbers_in(shown_text)
-    misses = []
-    for change in summary.key_changes:
-        quote = normalize_for_match(change.evidence).strip(" .\"'…")
-        if not quote:
-            misses.append(f"evidence quotes nothing: {change.evidence[:120]!r}")
-        elif quote not in source:
-            misses.append(f"evidence not found in the filing: {change.evidence[:120]!r}")
-    written = " ".join([summary.headline, *(c.summary for c in summary.key_changes), *summary.new_risks, *summary.removed_risks])
-    for number in sorted(numbers_in(written) - source_numbers):
-        misses.append(f"number not in the filing: {number}")
-    return tuple(misses)
-
-
-def unsupported_numbers(text: str, sources: str) -> tuple[str, ...]:
-    return tuple(f"number not in the filing: {n}" for n in sorted(numbers_in(text) - numbers_in(sources)))
-
-
 # --------------------------------------------------------------------------------------------------
 # Claude (I/O)
 # --------------------------------------------------------------------------------------------------
@@ -708,14 +632,18 @@ class ClaudeSummarizer:
 
     # -- orchestration -----------------------------------------------------------------------------
 
-    def summarize(self, diff: FilingDiff, *, highlights: Sequence[Highlight] | None = None, deadline: float | None = None) -> AiSummaries:
+    def summarize(self, diff: FilingDiff, *, highlights: Sequence[Highlight] | None = None, deadline: float | None = None,
+                  sources: Sources | None = None) -> AiSummaries:
         deadline = deadline if deadline is not None else time.monotonic() + self.settings.job_timeout_seconds
-        plan = plan_requests(
+        sources = sources or Sources(diff)  # each item's text normalised once, shared with the validator
+        counting = min(filter(None, (self.model, self.small_model)), key=lambda m: claude_model(m).chars_per_token)
+        plan = plan_requests(  # budgets counted by the denser tokenizer of the two models that may answer
             diff,
             report_budget=self.settings.ai_max_input_tokens_per_report,
             item_budget=self.settings.ai_max_input_tokens_per_item,
-            system_tokens=SYSTEM_TOKENS,
+            system_tokens=estimate_tokens(SYSTEM_PROMPT, counting),
             highlights=highlights or (),
+            model=counting,
         )
         spend = _Spend(follow_up_allowance=self.settings.ai_max_input_tokens_per_report)
 
@@ -728,7 +656,8 @@ class ClaudeSummarizer:
                                omitted_items=plan.omitted, ranked_items=plan.ranked_items)
         with ThreadPoolExecutor(max_workers=self.settings.ai_max_concurrency, thread_name_prefix="claude") as pool:
             futures = {
-                request.item: pool.submit(contextvars.copy_context().run, self._summarize_item, request, deadline, spend)
+                request.item: pool.submit(contextvars.copy_context().run, self._summarize_item, request, deadline, spend,
+                                          sources)
                 for request in plan.items
             }
             executive_future = pool.submit(contextvars.copy_context().run, self._executive, plan.executive_prompt, deadline, spend,
@@ -762,16 +691,16 @@ class ClaudeSummarizer:
             ranked_items=plan.ranked_items,
         )
 
-    def _summarize_item(self, request: ItemRequest, deadline: float, spend: _Spend) -> ItemSummary:
+    def _summarize_item(self, request: ItemRequest, deadline: float, spend: _Spend, sources: Sources) -> ItemSummary:
         model = self.small_model if self.small_model and request.estimated_tokens < SMALL_ITEM_TOKENS else self.model
         summary = self._structured(request.item, request.prompt, model, deadline, spend, request.highlight_ids)
-        misses = check_faithfulness(summary, request.source_text, request.prompt)
+        misses = check(summary, sources.of(request.item), request.prompt)
         if misses and model != self.model:
-            if spend.reserve_follow_up(request.estimated_tokens + SYSTEM_TOKENS):
+            if spend.reserve_follow_up(request.estimated_tokens + estimate_tokens(SYSTEM_PROMPT, self.model)):
                 log.info("small model unfaithful; escalating", extra={"item": request.item, "misses": len(misses)})
                 model = self.model
                 summary = self._structured(request.item, request.prompt, model, deadline, spend, request.highlight_ids)
-                misses = check_faithfulness(summary, request.source_text, request.prompt)
+                misses = check(summary, sources.of(request.item), request.prompt)
             else:
                 log.warning("small model unfaithful; no input budget left to escalate", extra={"item": request.item})
         return ItemSummary(
@@ -793,7 +722,8 @@ class ClaudeSummarizer:
         messages: list[dict] = [{"role": "user", "content": prompt}]
         problem = None
         for attempt in range(2):
-            if attempt and not spend.reserve_follow_up(SYSTEM_TOKENS + sum(estimate_tokens(m["content"]) for m in messages)):
+            if attempt and not spend.reserve_follow_up(sum(estimate_tokens(m["content"], model) for m in messages)
+                                                       + estimate_tokens(SYSTEM_PROMPT, model)):
                 raise _CallFailed(f"invalid output, and no input budget left for a repair: {problem}")
             message = self._create(model, SYSTEM_PROMPT, messages, schema, max_tokens, deadline, spend)
             text = _answer_text(message)
@@ -818,13 +748,20 @@ class ClaudeSummarizer:
     def _executive(self, prompt: str, deadline: float, spend: _Spend, highlight_ids: Sequence[str] = ()) -> tuple[ExecutiveSentence, ...]:
         messages = [{"role": "user", "content": prompt}]
         schema = executive_schema(highlight_ids)
+        max_tokens = 800
         for attempt in range(2):
-            if attempt and not spend.reserve_follow_up(sum(estimate_tokens(m["content"]) for m in messages)):
+            if attempt and not spend.reserve_follow_up(sum(estimate_tokens(m["content"], self.model) for m in messages)):
                 break
-            message = self._create(self.model, EXECUTIVE_SYSTEM_PROMPT, messages, schema, 800, deadline, spend)
-            sentences, problem = parse_executive(_answer_text(message), highlight_ids)
-            if sentences:
-                return sentences
+            message = self._create(self.model, EXECUTIVE_SYSTEM_PROMPT, messages, schema, max_tokens, deadline, spend)
+            if message.stop_reason == "refusal":
+                raise _CallFailed("the model declined to answer (refusal)")  # asked again, it declines again
+            if message.stop_reason == "max_tokens":  # thinking counts toward max_tokens: a cut-off answer
+                problem = "the answer was cut off at max_tokens"
+                max_tokens = min(int(max_tokens * 2), 4000)
+            else:
+                sentences, problem = parse_executive(_answer_text(message), highlight_ids)
+                if sentences:
+                    return sentences
             messages = [
                 {"role": "user", "content": prompt},
                 {"role": "assistant", "content": _answer_text(message) or "(no answer)"},
@@ -833,7 +770,9 @@ class ClaudeSummarizer:
         raise _CallFailed("invalid output after a repair attempt: executive summary")
 
     def _create(self, model, system, messages, schema, max_tokens, deadline, spend: _Spend):
-        """messages.create with our retry loop: transient errors retried, waits capped, deadline kept."""
+        """messages.create with our retry loop, by the SDK's rules (408, 409, 429 and 5xx and network
+        errors retried; `x-should-retry` obeyed; a spend-limit 429 is not retried: it does not clear in
+        seconds), waits capped, the job's deadline kept."""
         anthropic = self._anthropic
         attempt = 0
         while True:
@@ -842,14 +781,13 @@ class ClaudeSummarizer:
                 raise _CallFailed("no time left in the job for this request")
             try:
                 message = self.client.messages.create(
-                    model=model,
-                    max_tokens=max_tokens,
-                    system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
-                    messages=messages,
-                    output_config={"effort": "low", "format": {"type": "json_schema", "schema": schema}},
+                    **request_body(model, system, messages, schema, max_tokens),
                     timeout=min(self.settings.anthropic_timeout_seconds, remaining),
                 )
-            except (anthropic.RateLimitError, anthropic.InternalServerError, anthropic.APIConnectionError) as exc:
+            except (anthropic.APIConnectionError, anthropic.APIStatusError) as exc:
+                if not _retryable(exc):  # 400, 401, 403, 404, 413, a spend limit: retrying will not help
+                    log.error("Claude request rejected", extra={"error": _describe(exc)})
+                    raise _CallFailed(_describe(exc)) from exc
                 wait = self._retry_wait(exc, attempt)
                 if attempt >= self.settings.anthropic_max_retries or wait is None or wait > deadline - time.monotonic() - CALL_SAFETY_SECONDS - 1:
                     raise _CallFailed(f"{_describe(exc)} (after {attempt + 1} attempts)") from exc
@@ -857,9 +795,6 @@ class ClaudeSummarizer:
                 time.sleep(wait)
                 attempt += 1
                 continue
-            except anthropic.APIStatusError as exc:  # 400, 401, 403, 404...: retrying will not help
-                log.error("Claude request rejected", extra={"error": _describe(exc)})
-                raise _CallFailed(_describe(exc)) from exc
             spend.record(_usage_of(model, message))
             return message
 
@@ -871,6 +806,40 @@ class ClaudeSummarizer:
         server = _retry_after(headers)
         backoff = min(8.0, 0.5 * 2**attempt) * (1 - 0.25 * self._rng.random())
         return min(server, self.settings.ai_retry_after_cap_seconds) if server is not None else backoff
+
+
+RETRIED_STATUSES = frozenset((408, 409, 429))  # and every status from 500: the SDK's own rule
+SPEND_LIMIT_CODES = frozenset(("enforced_spend_limit_reached", "contract_spend_limit_reached"))
+
+
+def _retryable(exc) -> bool:
+    status = getattr(exc, "status_code", None)
+    if status is None:
+        return True  # no answer: a connection error or a timeout
+    if status == 429 and _error_code(exc) in SPEND_LIMIT_CODES:
+        return False
+    return status in RETRIED_STATUSES or status >= 500
+
+
+def _error_code(exc) -> str | None:
+    body = getattr(exc, "body", None)
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
+    return details.get("error_code") if isinstance(details, dict) else None
+
+
+def request_body(model: str, system: str, messages: list[dict], schema: dict, max_tokens: int) -> dict:
+    """The Messages API request, by what the model takes: `effort` only where the model supports it;
+    `cache_control` only on a prefix at least as long as the model caches (a shorter one is never
+    cached, and marking it would only pretend)."""
+    spec = claude_model(model)
+    output_config: dict[str, Any] = {"format": {"type": "json_schema", "schema": schema}}
+    if spec.takes_effort:
+        output_config["effort"] = "low"  # thinking is billed as output
+    block: dict[str, Any] = {"type": "text", "text": system}
+    if estimate_tokens(system, model) >= spec.min_cache_tokens:
+        block["cache_control"] = {"type": "ephemeral"}
+    return {"model": model, "max_tokens": max_tokens, "system": [block], "messages": messages, "output_config": output_config}
 
 
 def _retry_after(headers) -> float | None:
@@ -972,7 +941,8 @@ class OfflineSummarizer:
     EXECUTIVE_KEY_FIGURES = 3
     EXECUTIVE_CHANGES = 3
 
-    def summarize(self, diff: FilingDiff, *, highlights: Sequence[Highlight] | None = None, deadline: float | None = None) -> AiSummaries:
+    def summarize(self, diff: FilingDiff, *, highlights: Sequence[Highlight] | None = None, deadline: float | None = None,
+                  sources: Sources | None = None) -> AiSummaries:
         ranked_highlights = list(highlights) if highlights is not None else highlighting.rank({}, diff)
         ranked = rank_items(diff, ranked_highlights)
         chosen, rest = ranked[: self.MAX_ITEMS], ranked[self.MAX_ITEMS :]

@@ -13,10 +13,12 @@ import math
 import os
 import re
 from dataclasses import dataclass, field, fields, replace
+from datetime import date
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
+import claude_models
 import defaults
 from exceptions import ConfigError
 
@@ -321,6 +323,10 @@ def _parse(env: Mapping[str, str]) -> Settings:
         r.errors.append("QUEUE_BACKEND=rq needs REDIS_URL")
     if settings.heartbeat_interval_seconds >= settings.job_lease_seconds:
         r.errors.append("HEARTBEAT_INTERVAL_SECONDS must be shorter than JOB_LEASE_SECONDS")
+    for name, value in (("ANTHROPIC_MODEL", settings.anthropic_model), ("ANTHROPIC_SMALL_MODEL", settings.anthropic_small_model)):
+        gone = claude_models.retired(value, date.today().isoformat()) if value else None
+        if gone:
+            r.errors.append(f"{name}={value!r} was retired on {gone}: the API no longer serves it (use {defaults.ANTHROPIC_MODEL})")
 
     if r.errors:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(r.errors))

@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass
 
 from typing import Sequence
 
-from ai_analyzer import EXECUTIVE, AiSummaries, check_faithfulness, highlight_section, item_shown_text, item_source_text, rank_items
+from ai_analyzer import EXECUTIVE, AiSummaries, highlight_section, item_shown_text, rank_items
+from faithfulness import Sources, check
 from highlights import Highlight
 from diff_analyzer import FilingDiff
 from section_extractor import ITEM_ORDER, ITEM_TITLES, ExtractedFiling, ItemStatus, ItemText
@@ -143,13 +144,14 @@ def validate(
     summaries: AiSummaries,
     context: FilingContext | None = None,
     highlights: Sequence[Highlight] = (),
+    sources: Sources | None = None,
 ) -> QualityReport:
     context = context or FilingContext()
     issues: list[QualityIssue] = []
     for label, filing, other in (("older", older, newer), ("newer", newer, older)):
         issues += check_filing(filing, label, period=context.period(label), other=other)
     issues += check_pair(older, newer, diff)
-    issues += check_summaries(diff, summaries, highlights)
+    issues += check_summaries(diff, summaries, highlights, sources)
     issues_tuple = tuple(issues)
     return QualityReport(issues=issues_tuple, decision=decide(issues_tuple))
 
@@ -362,8 +364,10 @@ def _jaccard(a: set, b: set) -> float:
 # -- the summaries ---------------------------------------------------------------------------------
 
 
-def check_summaries(diff: FilingDiff, summaries: AiSummaries, highlights: Sequence[Highlight] = ()) -> list[QualityIssue]:
+def check_summaries(diff: FilingDiff, summaries: AiSummaries, highlights: Sequence[Highlight] = (),
+                    sources: Sources | None = None) -> list[QualityIssue]:
     issues: list[QualityIssue] = []
+    sources = sources or Sources(diff)
     omitted = {o.item for o in summaries.omitted_items}
     order = summaries.ranked_items or tuple(d.item for d in rank_items(diff))  # the summarizer's own order
     substantive = {d.item for d in diff.items.values() if d.substantive}
@@ -384,7 +388,7 @@ def check_summaries(diff: FilingDiff, summaries: AiSummaries, highlights: Sequen
         issues.append(QualityIssue("AI_SUMMARY_MISSING", WARNING, f"the executive summary was not written by the model ({reason}); "
                                    "the item headlines stand in for it"))
     for item, summary in summaries.items.items():
-        misses = _unfaithful(summary, diff, summaries.provider, [h for h in highlights if h.item == item])
+        misses = _unfaithful(summary, diff, summaries.provider, [h for h in highlights if h.item == item], sources)
         if misses:
             issues.append(QualityIssue("AI_UNFAITHFUL", BLOCKING, f"the summary of Item {item} says what the filing does not: "
                                        + "; ".join(misses[:3]), item=item, value=len(misses), threshold=0))
@@ -434,7 +438,7 @@ def _sign(highlight: Highlight) -> int:
     return 1 if absolute > 0 else -1
 
 
-def _unfaithful(summary, diff: FilingDiff, provider: str, highlights: Sequence[Highlight] = ()) -> tuple[str, ...]:
+def _unfaithful(summary, diff: FilingDiff, provider: str, highlights: Sequence[Highlight], sources: Sources) -> tuple[str, ...]:
     """Checked here again, against the item's text, whatever the summarizer recorded: every evidence
     quote must be in the filing; every number too (or in the item's highlights the model was shown),
     except in the offline summaries, whose numbers are the highlights' own, computed from the facts."""
@@ -442,7 +446,7 @@ def _unfaithful(summary, diff: FilingDiff, provider: str, highlights: Sequence[H
     if item_diff is None:
         return (f"Item {summary.item} is not in the diff",)
     shown = "\n".join([item_shown_text(item_diff), *(highlight_section(h) for h in highlights)])
-    misses = check_faithfulness(summary, item_source_text(item_diff), shown)
+    misses = check(summary, sources.of(summary.item), shown)
     if provider == "offline":
         misses = tuple(m for m in misses if not m.startswith("number not in the filing"))
     return tuple(dict.fromkeys(misses + tuple(summary.faithfulness_misses)))

@@ -33,6 +33,7 @@ from diff_analyzer import diff_filings
 from exceptions import ConfigError, ExtractionFailed, InvalidField, JobFailure, LeaseLost, StoreUnavailable, as_job_failure
 from job import Job, Stage, parse_job_request
 import highlights
+from faithfulness import Sources
 from key_figures import key_figures
 from metrics import Metrics
 from observability import configure_logging, job_context
@@ -211,12 +212,13 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
     ranked = highlights.rank(figures, diff, older, newer, older_url=pair.older.url, newer_url=pair.newer.url)
 
     run.enter(Stage.SUMMARIZING)
-    summaries = services.summarizer.summarize(diff, highlights=ranked, deadline=run.control.deadline)
+    sources = Sources(diff)  # each item's text normalised once, for the summarizer's checks and the validator's
+    summaries = services.summarizer.summarize(diff, highlights=ranked, deadline=run.control.deadline, sources=sources)
     services.metrics.record_usage(summaries.usage)
 
     run.enter(Stage.VALIDATING)
     context = FilingContext(older_period=pair.older.ref.period_of_report, newer_period=pair.newer.ref.period_of_report)
-    quality = pipeline.validate(older, newer, diff, summaries, context, highlights=ranked)
+    quality = pipeline.validate(older, newer, diff, summaries, context, highlights=ranked, sources=sources)
 
     run.enter(Stage.SAVING)  # the report's stage_seconds cover every stage before this one
 

@@ -22,8 +22,11 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+
+import claude_models
 
 FORCED_TOOL_REJECTED = ("claude-sonnet-5-5", "claude-opus-5-5", "claude-fable-5-1")
 SAMPLING = ("temperature", "top_p", "top_k")
@@ -39,8 +42,12 @@ _ERROR_TYPES = {
 }
 
 
-def count_tokens(text: str) -> int:
-    return max(1, round(len(text) / 3.8)) if text else 0
+def count_tokens(text: str, model: str | None = None) -> int:
+    """What a model's tokenizer counts: Haiku 5.5's counts about 30% more than the others."""
+    if not text:
+        return 0
+    ratio = 3.8 / (1.3 if model == "claude-haiku-5-5" else 1.0)
+    return max(1, round(len(text) / ratio))
 
 
 @dataclass
@@ -98,13 +105,13 @@ class RecordedRequest:
 
 
 class AnthropicStandIn:
-    def __init__(self, *, latency: float = 0.0, thinking_tokens: int = 0, min_cache_tokens: int = 1024, cache_ttl: float = 300.0,
+    def __init__(self, *, latency: float = 0.0, thinking_tokens: int = 0, min_cache_tokens: int | None = None, cache_ttl: float = 300.0,
                  answer_words: int = 0, array_items: int = 2):
         self.latency = latency
         self.answer_words = answer_words  # >0: write answers of a real model's length (bench/bench_ai.py)
         self.array_items = array_items
         self.thinking_tokens = thinking_tokens
-        self.min_cache_tokens = min_cache_tokens
+        self.min_cache_tokens = min_cache_tokens  # None: each model's own minimum (claude_models), as the API does
         self.cache_ttl = cache_ttl
         self.script: list[Reply] = []
         self.requests: list[RecordedRequest] = []
@@ -190,6 +197,8 @@ class AnthropicStandIn:
             return error(401, "invalid x-api-key")
         if path not in ("/v1/messages", "/v1/messages/count_tokens"):
             return error(404, f"no route {path}")
+        if isinstance(body, dict) and isinstance(body.get("model"), str) and claude_models.retired(body["model"], date.today().isoformat()):
+            return error(404, f"model: {body['model']}")  # the API answers a retired model as an unknown one
         problem = validate_request(body, count_only=path.endswith("count_tokens"))
         if problem:
             return error(400, problem)
@@ -246,8 +255,9 @@ class AnthropicStandIn:
         if last is None:
             return None, 0
         text = "".join(b.get("text", "") for b in system[: last + 1])
-        tokens = count_tokens(text)
-        if tokens < self.min_cache_tokens:
+        tokens = count_tokens(text, body["model"])
+        minimum = self.min_cache_tokens if self.min_cache_tokens is not None else claude_models.model(body["model"]).min_cache_tokens
+        if tokens < minimum:
             return None, 0
         return hashlib.sha256((body["model"] + text).encode()).hexdigest(), tokens
 
@@ -291,7 +301,7 @@ def _prompt_tokens(body: dict) -> int:
     text = _all_text(body.get("system")) + "".join(_all_text(m.get("content")) for m in body.get("messages", []))
     if isinstance(body.get("output_config"), dict):
         text += json.dumps(body["output_config"])
-    return count_tokens(text)
+    return count_tokens(text, body.get("model"))
 
 
 def validate_request(body: Any, count_only: bool = False) -> str | None:
@@ -340,6 +350,8 @@ def validate_request(body: Any, count_only: bool = False) -> str | None:
             return "output_config: must be an object"
         if "effort" in config and config["effort"] not in ("low", "medium", "high", "xhigh", "max"):
             return "output_config.effort: invalid value"
+        if "effort" in config and body["model"] in claude_models.MODELS and not claude_models.model(body["model"]).takes_effort:
+            return f"output_config.effort: this model does not support effort ({body['model']})"
         fmt = config.get("format")
         if fmt is not None and (not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict)):
             return "output_config.format: must be {type: json_schema, schema: {...}}"

@@ -9,6 +9,7 @@ import pytest
 
 from ai_analyzer import (
     EXECUTIVE,
+    EXECUTIVE_SYSTEM_PROMPT,
     ITEM_SCHEMA,
     PRICES,
     SYSTEM_PROMPT,
@@ -22,6 +23,7 @@ from ai_analyzer import (
     numbers_in,
     parse_item_summary,
     plan_requests,
+    request_body,
 )
 from anthropic_standin import AnthropicStandIn, Reply
 from diff_analyzer import diff_filings
@@ -87,7 +89,8 @@ def test_requests_follow_the_api_contract(claude, settings_factory):
         assert body["messages"][-1]["role"] == "user"
         assert body["output_config"]["effort"] == "low"
         assert body["output_config"]["format"]["type"] == "json_schema"
-        assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
+        # the system prompt (~500 tokens) is below Sonnet 5.5's cacheable minimum: marking it would pretend
+        assert "cache_control" not in body["system"][0]
     item_bodies = [r.body for r in requests if r.body["output_config"]["format"]["schema"] == ITEM_SCHEMA]
     assert len(item_bodies) == 2 and all(b["system"][0]["text"] == SYSTEM_PROMPT for b in item_bodies)
     assert set(result.items) == {"1A", "7"} and result.provider == "anthropic" and result.model == "claude-sonnet-5-5"
@@ -368,14 +371,75 @@ def test_report_cost_matches_usage_from_the_server(claude, settings_factory):
     assert result.to_dict()["usage"]["requests"] == 3
 
 
-def test_cached_system_prompt_is_read_on_later_reports(settings_factory):
-    server = AnthropicStandIn(min_cache_tokens=100).start()
-    s = summarizer(server, settings_factory, ANTHROPIC_SMALL_MODEL="none")
-    first = s.summarize(small_diff())
-    second = s.summarize(small_diff())
-    assert sum(u.cache_creation_input_tokens for u in first.usage) > 0
-    assert sum(u.cache_read_input_tokens for u in second.usage) > 0 and second.cost_usd < first.cost_usd
+def test_a_prefix_is_marked_for_caching_only_when_the_model_would_cache_it():
+    """Found in review: cache_control sat on a ~400-token system prompt, below every model's minimum,
+    so caching never happened in production (a test had lowered the stand-in's minimum)."""
+    short = request_body("claude-sonnet-5-5", SYSTEM_PROMPT, [{"role": "user", "content": "x"}], ITEM_SCHEMA, 100)
+    assert "cache_control" not in short["system"][0]
+    long = request_body("claude-sonnet-5-5", SYSTEM_PROMPT * 3, [{"role": "user", "content": "x"}], ITEM_SCHEMA, 100)
+    assert long["system"][0]["cache_control"] == {"type": "ephemeral"}
+    haiku = request_body("claude-haiku-5-5", SYSTEM_PROMPT * 3, [{"role": "user", "content": "x"}], ITEM_SCHEMA, 100)
+    assert "cache_control" not in haiku["system"][0]  # 2,048 is Haiku 5.5's minimum here
+
+
+def test_a_long_enough_prefix_is_cached_by_the_api_and_read_on_the_next_request():
+    import anthropic
+
+    server = AnthropicStandIn().start()  # each model's real minimum
+    client = anthropic.Anthropic(api_key="k", base_url=server.base_url, max_retries=0)
+    body = request_body("claude-sonnet-5-5", SYSTEM_PROMPT * 8, [{"role": "user", "content": "summarize"}], ITEM_SCHEMA, 200)
+    first, second = client.messages.create(**body), client.messages.create(**body)
+    assert first.usage.cache_creation_input_tokens > 0 and second.usage.cache_read_input_tokens > 0
     server.stop()
+
+
+def test_effort_only_for_models_that_take_it_and_retired_models_are_refused():
+    import anthropic
+
+    old = request_body("claude-haiku-4-5", "s", [{"role": "user", "content": "x"}], ITEM_SCHEMA, 100)
+    assert "effort" not in old["output_config"]
+    server = AnthropicStandIn().start()
+    client = anthropic.Anthropic(api_key="k", base_url=server.base_url, max_retries=0)
+    with pytest.raises(anthropic.BadRequestError, match="effort"):  # what the real API answers
+        client.messages.create(**{**old, "output_config": {**old["output_config"], "effort": "low"}})
+    with pytest.raises(anthropic.NotFoundError):
+        client.messages.create(**{**old, "model": "claude-sonnet-4-5"})
+    server.stop()
+
+
+def test_a_retired_model_is_refused_at_start(settings_factory):
+    from exceptions import ConfigError
+
+    with pytest.raises(ConfigError, match="retired on 2026-11-30"):
+        settings_factory(ANTHROPIC_API_KEY="k", ANTHROPIC_MODEL="claude-sonnet-4-5")
+
+
+@pytest.mark.parametrize("status", [408, 409])
+def test_408_and_409_are_retried_as_the_sdk_does(claude, settings_factory, status):
+    claude.add(Reply.error(status, "try again", match=only_item("7")))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert result.failures == {} and "7" in result.items
+
+
+def test_a_spend_limit_429_is_not_retried(claude, settings_factory):
+    body = {"type": "error", "error": {"type": "rate_limit_error", "message": "spend limit reached",
+                                       "details": {"error_code": "enforced_spend_limit_reached"}}}
+    claude.add(Reply(status=429, body=body, headers={"retry-after": "0"}, match=only_item("7")))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert "7" in result.failures and "after" not in result.failures["7"]
+    assert sum(1 for r in claude.message_requests() if only_item("7")(r.body)) == 1
+
+
+def test_the_executive_request_reads_stop_reason(claude, settings_factory):
+    is_executive = lambda body: body["system"][0]["text"] == EXECUTIVE_SYSTEM_PROMPT  # noqa: E731
+    claude.add(Reply.refusal(match=is_executive))
+    result = summarizer(claude, settings_factory).summarize(small_diff())
+    assert "refusal" in result.failures[EXECUTIVE]
+    assert sum(1 for r in claude.message_requests() if is_executive(r.body)) == 1  # a refusal is not asked again
+    claude.add(Reply.max_tokens(match=is_executive))
+    again = summarizer(claude, settings_factory).summarize(small_diff())
+    executive = [r for r in claude.message_requests() if is_executive(r.body)][-2:]
+    assert EXECUTIVE not in again.failures and executive[1].body["max_tokens"] > executive[0].body["max_tokens"]
 
 
 # -- parsing ---------------------------------------------------------------------------------------

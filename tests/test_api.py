@@ -252,7 +252,7 @@ def test_a_job_the_spend_recorded_runs_once_and_a_replay_answers_its_status(clie
     assert job.accepted and job.lease_owner == services_of(api).runner.queued_lease()[0]
     replay = post(client, payload)
     assert replay.status_code == 200 and replay.get_json()["job_id"] == payload["job_id"]
-    assert services_of(api).runner.counts() == (1, 0)  # queued once
+    assert sum(services_of(api).runner.counts()) == 1  # queued once (running already, or still waiting for a thread)
     assert [r["kind"] for r in store.ledger(payload["user_id"])] == ["purchase", "spend"]
 
 
