@@ -8,26 +8,34 @@ already show is not repeated, its MD&A sentence becomes the key figure's quote. 
 year rolling forward, ages, page numbers, exhibit renumbering) never ranks. Pure functions.
 
 The materiality model (README "Highlights"):
-- key figures: the metric's weight (revenue 1.0 ... total assets 0.4) x (0.45 + the move's size:
-  |percent| / 40, or points / 6 for margins, at most 0.5);
+- key figures: the metric's weight (revenue 1.0 ... total assets 0.4) x (0.4 + the move's size:
+  an amount's move relative to revenue (x 10), revenue's own move |percent| / 40, margins points
+  / 6, at most 0.5); revenue, net and operating income never below 0.55-0.62;
 - segments: 0.3 + the move relative to revenue (x 8, at most 0.5); a new or dropped segment 0.7;
-- risk factors: added 0.68, removed 0.6, reworded 0.2 + words changed / 600 (at most 0.35);
-- text and figures in an item: the item's weight (1A, 3, 7 at 1.0 ... exhibits 0.1) x (a base by
-  kind — guidance 0.45, legal, transaction and leadership 0.35, capital return 0.3, other changes
-  0.1 — + its size (words changed, at most 0.2) + new terms the older filing never used (at most
-  0.3) + the largest amount it states relative to revenue (at most 0.3) + a figure's move relative
-  to revenue or to itself (at most 0.4)).
+- risk factors: added 0.5 (+ up to 0.2 for names new to the filing), removed 0.45, reworded 0.12 +
+  words added / 400 (at most 0.3) + half the new-names score;
+- a changed paragraph: the item's weight (1A, 3, 7 at 1.0 ... exhibits 0.1) x the signals combined
+  as independent evidence, 1 - (1 - a)(1 - b)...: its kind (guidance 0.45, legal, transaction and
+  leadership 0.35, capital return 0.3, other 0.06-0.1), its size (words changed, at most 0.2), names
+  the older filing never used (at most 0.3), its largest amount relative to revenue or its figure's
+  move (at most 0.4), a stated move of a line of MD&A's results (0.25), a new buyback program or a
+  dividend change (0.35), MD&A's opening (at most 0.2); x 0.3 for boilerplate, x 0.4 when it states
+  a key figure again, x 0.2 when it is last year's paragraph (its years left the comparison, or
+  the newer filing says it again for the new year).
+A figure shown by a higher highlight is not repeated.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 from urllib.parse import quote as url_quote
 
 import wording
 from diff_analyzer import KEY_CONCEPTS, FilingDiff, ItemDiff, ParagraphChange
+from key_figures import METRIC_BY_NAME, Metric
+from number_mentions import SCALES, is_table_row, mentions_in
 from number_changes import SAME_PERIOD, NumberChange
 from section_extractor import ITEM_TITLES, ExtractedFiling
 
@@ -38,6 +46,10 @@ KINDS = (
 STORED = 60  # highlights kept in the stored report
 QUOTE_CHARS = 420
 REDLINE_CHARS = 2400
+RISK_FACTOR_ADDED, RISK_FACTOR_REMOVED = 0.5, 0.45  # a new one gains up to 0.2 more by the names it brings
+SAID_AGAIN = 0.6  # word overlap (Jaccard) at which a dropped paragraph is a new one's earlier year
+ROLLED_OFF = 0.2  # a dropped paragraph about the year that left the comparison ranks at this share
+RESTATES_KEY_FIGURE = 0.4  # a paragraph that states a key figure ranks at this share of its score
 
 ITEM_WEIGHTS = {
     "1": 0.8, "1A": 1.0, "1B": 0.3, "1C": 0.5, "2": 0.4, "3": 1.0, "4": 0.2, "5": 0.6, "6": 0.1, "7": 1.0, "7A": 0.7,
@@ -61,19 +73,22 @@ TOPICS = (  # the first that matches names the kind of a changed paragraph
         r"plaintiffs?|defendants?|lawsuit)\b", re.I)),
     ("transaction", re.compile(
         r"\b(acquir(?:e|ed|es|ing)|acquisitions?|mergers?|merger agreement|divest(?:ed|iture|itures|ing)?|spin-?off|spun off|"
-        r"disposals?|joint venture|termination fee|impairments?|write-?downs?|restructuring)\b", re.I)),
+        r"disposals?|joint venture|termination fee|impairments?|write-?downs?|write-?offs?|restructuring|reach-forward loss(?:es)?|"
+        r"(?:pre-tax |earnings |one-time )?charges? of (?:approximately )?\$|recogni[sz]ed (?:a |an )?(?:pre-tax )?(?:charge|loss)|"
+        r"termination expenses)\b", re.I)),
     ("capital_return", re.compile(r"\b(dividends?|repurchases?|repurchased|buybacks?)\b", re.I)),
     ("leadership", re.compile(
         r"\b(chief (?:executive|financial|operating|legal|technology|accounting) officer|general counsel|appointed|resigned|"
         r"retire(?:d|ment)|successor|succeeded)\b", re.I)),
 )
 _FORWARD = re.compile(r"\b(we expect|expects?|expected to|anticipates?|anticipated|outlook|guidance|forecasts?|plans? to|"
-                      r"intends? to|we estimate|projected)\b", re.I)
+                      r"intends? to|we estimate|we project|projected)\b", re.I)
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']{2,}")
 _SENTENCE_START = re.compile(r"^(?:The|This|These|Our|We|In|As|For|On|During|Beginning|If|It|Any|All|Such|Certain|Other|Net|Total)$")
 _AMOUNT = re.compile(r"(?:US)?\$\s?(\d[\d,]*(?:\.\d+)?)\s*(trillion|billion|million|thousand)?", re.I)
 _SCALE = {"trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3}
 _ADDED = re.compile(r"\{\+(.*?)\+\}", re.S)
+_HAS_DIGIT = re.compile(r"\d")
 
 
 @dataclass
@@ -120,6 +135,7 @@ class _Context:
     newer_url: str | None
     newer_year: int | None
     item_sizes: dict = field(default_factory=dict)  # item -> paragraphs in the newer filing
+    mdna: tuple = ()  # the newer MD&A's prose sentences with the figures they state (_StatedFigures)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -139,6 +155,7 @@ def rank(key_figures: dict, diff: FilingDiff, older: ExtractedFiling | None = No
         newer_url=newer_url,
         newer_year=_year((key_figures.get("fiscal_years") or {}).get("newer")),
         item_sizes={item: len(text.paragraphs) for item, text in newer.items.items()} if newer is not None else {},
+        mdna=_mdna_sentences(newer),
     )
     consumed: set[int] = set()  # ids of number changes a key figure already shows
     found = _key_figure_highlights(key_figures, diff, context, consumed)
@@ -148,40 +165,34 @@ def rank(key_figures: dict, diff: FilingDiff, older: ExtractedFiling | None = No
         found += _item_highlights(item, item_diff, context, consumed)
     found = [h for h in found if h.materiality > 0]
     found.sort(key=lambda h: (-h.materiality, KINDS.index(h.kind)))
-    kept = _diversified(found)[:limit]
+    kept = _without_repeats(found)[:limit]
     for n, highlight in enumerate(kept, start=1):
         highlight.id, highlight.rank = f"h{n}", n
         highlight.materiality = min(1.0, highlight.materiality)
     return kept
 
 
-DIVERSITY = 0.85  # each earlier highlight of the same family scales a highlight's rank score by this
+def _without_repeats(ranked: list[Highlight]) -> list[Highlight]:
+    """A figure the report already shows is not shown again: a number change whose old and new values
+    are those of a higher highlight (a key figure, a segment, the same table printed twice), to four
+    significant digits ("$416,161 million" is "$416.2 billion"), is dropped."""
+    shown: set[tuple[str, str]] = set()
+    kept = []
+    for highlight in ranked:
+        pair = _values(highlight)
+        if pair is not None and highlight.kind == "number_change" and pair in shown:
+            continue
+        if pair is not None:
+            shown.add(pair)
+        kept.append(highlight)
+    return kept
 
 
-def _family(highlight: Highlight) -> str:
-    if highlight.kind.startswith("risk_factor"):
-        return "risk_factors"
-    if highlight.kind in ("key_figure", "segment"):
-        return highlight.kind
-    return f"item {highlight.item}"
-
-
-def _diversified(ranked: list[Highlight]) -> list[Highlight]:
-    """The first page shows the report's breadth: a highlight ranks by its materiality times
-    DIVERSITY for each higher one of the same family (key figures, segments, risk factors, one
-    item's paragraphs). Its materiality itself is not changed."""
-    seen: dict[str, int] = {}
-    out: list[tuple[float, int, Highlight]] = []
-    pending = list(ranked)
-    while pending:
-        best = max(range(len(pending)), key=lambda n: pending[n].materiality * DIVERSITY ** seen.get(_family(pending[n]), 0))
-        chosen = pending.pop(best)
-        seen[_family(chosen)] = seen.get(_family(chosen), 0) + 1
-        out.append((0, 0, chosen))
-        if len(out) >= 400:  # the tail keeps plain materiality order
-            out.extend((0, 0, h) for h in pending)
-            break
-    return [h for _, _, h in out]
+def _values(highlight: Highlight) -> tuple[str, str] | None:
+    old, new = (highlight.old or {}).get("value"), (highlight.new or {}).get("value")
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return f"{abs(old):.4g}", f"{abs(new):.4g}"
+    return None
 
 
 def _revenue(key_figures: dict) -> float | None:
@@ -236,7 +247,8 @@ def _clause(sentence: str) -> str:
 
 
 def _metric_highlights(key_figures: dict, diff: FilingDiff, context: _Context, consumed: set[int]):
-    prose = [n for item_diff in diff.items.values() for n in item_diff.number_changes if not n.in_table and not n.churn]
+    every = [n for item_diff in diff.items.values() for n in item_diff.number_changes if not n.churn]
+    prose = [n for n in every if not n.in_table]
     for name, metric in (key_figures.get("metrics") or {}).items():
         newer, change = metric.get("newer"), metric.get("change")
         if not newer or not change:
@@ -250,7 +262,10 @@ def _metric_highlights(key_figures: dict, diff: FilingDiff, context: _Context, c
             percent = change.get("percent")
             if percent is None:
                 continue
-            size = min(0.5, abs(percent) / 40)
+            if unit == "USD" and name != "revenue" and context.revenue:  # a move's size is relative to the company
+                size = min(0.5, abs(change["absolute"]) / context.revenue * 10 + min(0.1, abs(percent) / 400))
+            else:
+                size = min(0.5, abs(percent) / 40)
             move = wording.percent(percent, signed=True)
         reasons = ["key figure", f"{metric['label'].lower()} {move}"]
         if metric.get("restated"):
@@ -266,9 +281,16 @@ def _metric_highlights(key_figures: dict, diff: FilingDiff, context: _Context, c
         )
         said = _stated_in_prose(newer["value"], unit, prose) or (
             _stated_in_prose(abs(change["absolute"]), unit, prose) if change.get("absolute") is not None else None)
-        if said is not None:  # MD&A's own sentence about the same figure, or about its move
+        named = METRIC_BY_NAME[name].said if name in METRIC_BY_NAME else None
+        consumed.update(id(n) for n in _restatements(newer["value"], unit, every)
+                        if named and re.search(named, f"{n.context} {n.metric or ''}", re.I))
+        if said is not None:
             consumed.add(id(said))
-            highlight.quotes["new"] = {"text": _sentence_of(said.context, said.new_text), "link": _text_link(context.newer_url, said.context)}
+        sentence = _explaining_sentence(METRIC_BY_NAME.get(name), newer["value"], change, context.mdna)
+        if sentence is None and said is not None:
+            sentence = _sentence_of(said.context, said.new_text)
+        if sentence is not None:  # MD&A's own sentence about the figure or its move, its reasons with it
+            highlight.quotes["new"] = {"text": _clip_chars(sentence), "link": _text_link(context.newer_url, sentence)}
             highlight.reasons.append("stated in MD&A")
         yield name, highlight
 
@@ -289,21 +311,91 @@ def _line_quote(entry: dict | None) -> dict | None:
 def _stated_in_prose(value: float, unit: str, prose: list[NumberChange]) -> NumberChange | None:
     """A prose figure that states this value as written, rounded to its own precision: an amount
     ("$416.2 billion", or a move "decreased by $11,277 million"), or a margin as a percent ("32%")."""
+    return next(iter(_restatements(value, unit, prose)), None)
+
+
+class _StatedFigures(NamedTuple):
+    """A prose sentence of MD&A and the figures it states, each with its precision as written."""
+
+    text: str
+    amounts: tuple[tuple[float, float], ...]  # (|value|, half a step of its last digit)
+    percents: tuple[tuple[float, float], ...]
+    row: bool = False  # a table row ("Operating margin | 27% | 32%"): its percents only, prose preferred
+
+
+_EXPLAINS = re.compile(r"\b(due to|driven by|primarily|reflect(?:s|ed|ing)?|as a result of|attributable to|offset by|"
+                       r"because of|resulting from)\b", re.I)
+
+
+def _mdna_sentences(newer: ExtractedFiling | None) -> tuple[_StatedFigures, ...]:
+    text = newer.items.get("7") if newer is not None else None
+    if text is None:
+        return ()
+    out = []
+    for paragraph in text.paragraphs:
+        if not _HAS_DIGIT.search(paragraph):
+            continue
+        row = is_table_row(paragraph)
+        for sentence in [paragraph] if row else _sentences(paragraph):
+            tokens = sentence.split()
+            amounts, percents = [], []
+            for mention in mentions_in(tokens, 0, len(tokens), in_table=False, table_scale=None):
+                if mention.value is None:
+                    continue
+                digits = re.search(r"\d[\d,]*(?:\.(\d+))?", mention.text)
+                half = 10 ** (-len((digits.group(1) or "") if digits else "")) / 2 + 1e-9
+                if mention.kind == "amount" and mention.unit == "USD" and not row:  # a row's amounts need its table's scale
+                    amounts.append((abs(mention.value), half * SCALES.get(mention.scale or "", 1)))
+                elif mention.kind == "percent":
+                    percents.append((abs(mention.value), half))
+            if amounts or percents:
+                out.append(_StatedFigures(sentence, tuple(amounts), tuple(percents), row))
+    return tuple(out)
+
+
+def _explaining_sentence(metric: Metric | None, value: float, change: dict, mdna: tuple[_StatedFigures, ...]) -> str | None:
+    """MD&A's sentence about a key figure: one that names the metric and states its value or its
+    move, preferring one that gives the reasons ("primarily due to"). None when MD&A has none."""
+    if metric is None or not metric.said or not mdna:
+        return None
+    named = re.compile(metric.said, re.I)
+    absolute, percent = change.get("absolute"), change.get("percent")
+    best, best_score = None, 0
+    for sentence in mdna:
+        if metric.unit == "pure":
+            states_value = any(abs(v - abs(value) * 100) <= half for v, half in sentence.percents)
+            states_move = False
+        else:
+            states_value = any(abs(v - abs(value)) <= half for v, half in sentence.amounts)
+            states_move = (absolute is not None and any(abs(v - abs(absolute)) <= half for v, half in sentence.amounts)) + (
+                percent is not None and any(abs(v - abs(percent)) <= half for v, half in sentence.percents)) / 2
+        if not (states_value or states_move) or not named.search(sentence.text):
+            continue
+        score = 2 * states_value + 2 * states_move + (1 if _EXPLAINS.search(sentence.text) else 0) - (1 if sentence.row else 0)
+        if score > best_score:
+            best, best_score = sentence.text, score
+    return best
+
+
+def _restatements(value: float, unit: str, numbers: list[NumberChange]) -> list[NumberChange]:
+    """The figures, in prose or in a table, that state this value as written, rounded to their own
+    precision (a table's "$ 416,161" in millions, a sentence's "$416.2 billion")."""
     if unit == "pure":
         value, wanted = value * 100, ("percent", "%")
     elif unit in ("USD", "USD/share"):
         wanted = ("amount", "USD")
     else:
-        return None
-    for change in prose:
+        return []
+    found = []
+    for change in numbers:
         if change.new_value is None or (change.kind, change.unit) != wanted:
             continue
         digits = re.search(r"\d[\d,]*(?:\.(\d+))?", change.new_text)
         decimals = len(digits.group(1) or "") if digits else 0
         step = 10 ** (-decimals) * ({"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}.get(change.scale or "", 1))
         if abs(abs(change.new_value) - abs(value)) <= step / 2 + 1e-6:
-            return change
-    return None
+            found.append(change)
+    return found
 
 
 def _segment_highlights(key_figures: dict, context: _Context) -> list[Highlight]:
@@ -361,14 +453,14 @@ def _risk_factor_highlights(diff: FilingDiff, context: _Context) -> list[Highlig
         if risk.kind == "added":
             out.append(Highlight(
                 kind="risk_factor_added", item="1A", headline=_sentence(f"New risk factor: {_clip(title, 30)}"),
-                materiality=0.6 + novelty / 2, reasons=["new risk factor"] + (["new terms"] if novelty else []),
+                materiality=RISK_FACTOR_ADDED + novelty * 2 / 3, reasons=["new risk factor"] + (["new terms"] if novelty else []),
                 quotes={"old": None, "new": {"text": _clip_chars(title), "link": _text_link(context.newer_url, title)}},
                 redline=_clip_redline(f"{{+{risk.new_text}+}}") if risk.new_text else None,
             ))
         elif risk.kind == "removed":
             out.append(Highlight(
                 kind="risk_factor_removed", item="1A", headline=_sentence(f"Risk factor removed: {_clip(title, 30)}"),
-                materiality=0.5, reasons=["risk factor removed"],
+                materiality=RISK_FACTOR_REMOVED, reasons=["risk factor removed"],
                 quotes={"old": {"text": _clip_chars(title), "link": _text_link(context.older_url, title)}, "new": None},
                 redline=_clip_redline(f"[-{risk.old_text}-]") if risk.old_text else None,
             ))
@@ -380,7 +472,7 @@ def _risk_factor_highlights(diff: FilingDiff, context: _Context) -> list[Highlig
                 headline = f"Risk factor renamed and reworded: {_clip(risk.new_title, 25)}"
             out.append(Highlight(
                 kind="risk_factor_reworded", item="1A", headline=_sentence(headline),
-                materiality=0.12 + min(0.25, words / 800) + novelty / 2,
+                materiality=0.12 + min(0.3, risk.words_added / 400) + novelty / 2,
                 reasons=[f"risk factor reworded ({words} words)"] + (["new terms"] if novelty else []),
                 quotes={"old": {"text": _clip_chars(risk.old_title or ""), "link": _text_link(context.older_url, risk.old_title)},
                         "new": {"text": _clip_chars(sentence or risk.new_title or ""), "link": _text_link(context.newer_url, sentence or risk.new_title)}},
@@ -406,14 +498,17 @@ def _item_highlights(item: str, item_diff: ItemDiff, context: _Context, consumed
         return []
     in_risk_factor = _risk_factor_paragraphs(item_diff)
     numbers: dict[int, list[NumberChange]] = {}
+    restating: set[int] = set()  # paragraphs that state a key figure: the key figure's highlight tells it
     for number in item_diff.number_changes:
-        if number.churn or id(number) in consumed:
+        if number.churn or number.change_column:
+            continue  # a change column says again what the row's own years say
+        if id(number) in consumed or (number.concept and number.concept in KEY_CONCEPTS and not number.dimensions):
+            restating.add(number.new_index)
             continue
-        if number.concept and number.concept in KEY_CONCEPTS and not number.dimensions:
-            continue  # a key figure's own line: the key figures show it
         numbers.setdefault(number.new_index, []).append(number)
     out = []
     weight = ITEM_WEIGHTS.get(item, 0.3)
+    added_shapes = [_shape(c.new_text) for c in item_diff.changes if c.kind == "added" and c.new_text]
     for change in item_diff.changes:
         if change.kind in ("unchanged", "moved") or change.trivial:
             continue
@@ -421,8 +516,29 @@ def _item_highlights(item: str, item_diff: ItemDiff, context: _Context, consumed
         if index is not None and index in in_risk_factor:
             continue
         figures = numbers.pop(index, []) if index is not None else []
-        out.append(_paragraph_highlight(item, change, figures, weight, context))
+        highlight = _paragraph_highlight(item, change, figures, weight, context)
+        if index in restating:
+            highlight.materiality *= RESTATES_KEY_FIGURE
+            highlight.reasons.append("restates a key figure")
+        if change.kind == "removed" and "the year that left the comparison" not in highlight.reasons and \
+                _said_again(_shape(change.old_text or ""), added_shapes):
+            highlight.materiality *= ROLLED_OFF
+            highlight.reasons.append("said again for the new year")
+        out.append(highlight)
     return out
+
+
+def _shape(text: str) -> frozenset[str]:
+    """A paragraph's words without its figures: last year's "Data Center revenue for fiscal year 2024
+    was $47.5 billion, up 217%" and this year's "... 2025 was $115.2 billion, up 142%" share a shape."""
+    return frozenset(w.lower() for w in _WORD.findall(text))
+
+
+def _said_again(shape: frozenset[str], added: list[frozenset[str]]) -> bool:
+    """A dropped paragraph whose words come back in a new one: the statement rolled to the new year."""
+    if len(shape) < 5:
+        return False
+    return any(len(other) >= 5 and len(shape & other) / len(shape | other) >= SAID_AGAIN for other in added)
 
 
 def _risk_factor_paragraphs(item_diff: ItemDiff) -> set[int]:
@@ -433,6 +549,15 @@ def _risk_factor_paragraphs(item_diff: ItemDiff) -> set[int]:
     return covered
 
 
+RESULTS_MOVE = 0.25  # an MD&A sentence that states how much a line of the results moved
+_STATES_A_MOVE = re.compile(
+    r"\b(increased|decreased|grew|declined|rose|fell|up|down)\b(?: by)?(?: approximately| about)? (?:\$[\d.,]+(?: (?:million|billion))?|[\d.,]+%)"
+    r"|\b(?:an? )?(increase|decrease|growth|decline) of (?:approximately )?(?:\$[\d.,]+(?: (?:million|billion))?|[\d.,]+%)", re.I)
+CAPITAL_RETURN_NEWS = 0.35  # a new buyback authorization, a dividend raised or cut
+_CAPITAL_RETURN_NEWS = re.compile(
+    r"\b(authoriz\w*|approved|announced|declared|raised|increased|new)\b[^.]{0,80}\b(repurchase|buyback|dividend)|"
+    r"\b(repurchase|buyback)s? (program|authorization)s?\b[^.]{0,60}\bup to\b|"
+    r"\bdividends?\b[^.]{0,80}\b(an increase|a decrease|increased|raised|reduced|cut)\b", re.I)
 _BOILERPLATE = re.compile(
     r"\b(accounting standards? update|asu no\.|asu 20\d\d|financial accounting standards board|fasb|forward-looking statements?|"
     r"the following summarizes|website|incorporated (herein )?by reference|table of contents)\b", re.I)
@@ -456,7 +581,7 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         " ".join(_ADDED.findall(change.redline or ""))
     text = change.new_text or change.old_text or ""
     said = _changed_sentences(change)
-    kind = _topic(item, text, said, figures, context, added_text if change.kind == "modified" else "")
+    kind = _topic(item, change, text, added_text, figures, context)
     novelty = _novelty(added_text if change.kind != "removed" else "", context)
     amount = _amount_signal(added_text, context)
     words = change.words_added + change.words_removed
@@ -464,6 +589,8 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
     reasons = []
     figure = max(figures, key=lambda n: _figure_size(n, context)) if figures else None
     figure_size = _figure_size(figure, context) if figure else 0.0
+    if item == "7":
+        figure_size = max(figure_size, _stated_move(said))
     if figure is not None:
         reasons.append(f"figure {figure.old_text} → {figure.new_text}")
         kind = kind if kind in KIND_BASE else "number_change"
@@ -473,11 +600,17 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
     if " | " in text:
         base *= 0.6  # a table row's figure speaks through the key figures and the prose around it
     results = 0.1 if item in ("7", "1") and _RESULTS.search(said) else 0.0  # what drove the results
+    if item == "7" and _STATES_A_MOVE.search(said):
+        results = RESULTS_MOVE  # "AWS sales increased 19%", "Data Center revenue was up 142%"
+    news = CAPITAL_RETURN_NEWS if kind == "capital_return" and _CAPITAL_RETURN_NEWS.search(said) else 0.0
     lead = _lead(item, change, context)
-    materiality = weight * (base + size + novelty + max(amount, figure_size) + results + lead)
+    materiality = weight * _any_of(base, size, novelty, max(amount, figure_size), results, lead, news)
     if _BOILERPLATE.search(said[:400]):
         materiality *= 0.3  # a new accounting standard, a forward-looking-statements notice: no news
         reasons.append("boilerplate")
+    if change.kind == "removed" and _rolled_off(change.old_text or "", context):
+        materiality *= ROLLED_OFF
+        reasons.append("the year that left the comparison")
     if kind in KIND_BASE:
         reasons.insert(0, kind.replace("_", " "))
     if novelty:
@@ -486,6 +619,8 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         reasons.append("large amount stated")
     if item in ("7", "1") and _RESULTS.search(said):
         reasons.append("results discussion")
+    if news:
+        reasons.append("a new repurchase program or dividend")
     if lead:
         reasons.append("in the opening of MD&A")
     if size >= 0.1:
@@ -513,6 +648,27 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
     )
 
 
+_YEAR_WORD = re.compile(r"\b(?:fiscal (?:year )?)?((?:19|20)\d\d)\b")
+
+
+def _rolled_off(text: str, context: _Context) -> bool:
+    """A dropped paragraph that only speaks of years before the newer filing's prior year ("2022
+    compared with 2021" in a 2024 filing): the comparison rolled forward, nothing was withdrawn."""
+    if context.newer_year is None:
+        return False
+    years = {int(y) for y in _YEAR_WORD.findall(text)}
+    return bool(years) and max(years) <= context.newer_year - 2
+
+
+def _any_of(*signals: float) -> float:
+    """Signals combined as independent evidence, 1 - (1 - a)(1 - b)...: each adds, none alone
+    reaches 1, and a paragraph with every signal does not overflow the scale."""
+    remaining = 1.0
+    for signal in signals:
+        remaining *= 1.0 - min(0.95, max(0.0, signal))
+    return 1.0 - remaining
+
+
 def _lead(item: str, change: ParagraphChange, context: _Context) -> float:
     """MD&A opens with the year's story (an overview, highlights in bullets): its first paragraphs
     weigh more, the boost fading over the first quarter of the item."""
@@ -523,21 +679,51 @@ def _lead(item: str, change: ParagraphChange, context: _Context) -> float:
     return max(0.0, 0.15 * (1 - share / 0.25)) + bullet
 
 
-def _topic(item: str, text: str, said: str, figures: list[NumberChange], context: _Context, added: str = "") -> str | None:
-    """The kind of a changed paragraph, from what its change says: the words it added (or, for a
-    new paragraph, its first sentence) must name the topic; a figure in a forward-looking sentence
-    is guidance."""
+def _topic(item: str, change: ParagraphChange, text: str, added: str, figures: list[NumberChange], context: _Context) -> str | None:
+    """The kind of a changed paragraph, from what its change says: a changed sentence must be about
+    the topic (its word within the sentence's opening, not in a passing "net of cash acquired"),
+    and for a reworded paragraph the word must be among the words it added. A figure in a
+    forward-looking sentence is guidance."""
     if item == "3":
         return "legal"
     if figures and any(_guides(_sentence_of(text, n.new_text), n, context) for n in figures):
         return "guidance"
-    probe = added if added and len(added) < len(said) else _first_sentence(said)
-    for kind, pattern in TOPICS:
-        if kind == "leadership" and item not in ("1", "4", "10", "7"):
-            continue
-        if pattern.search(probe):
+    sentences = _sentences(_changed_sentences(change))[:4]
+    if any(_guides_in_words(sentence, context) for sentence in sentences):
+        return "guidance"
+    for sentence in sentences:
+        opening = sentence[:TOPIC_OPENING]
+        for kind, pattern in TOPICS:
+            if kind == "leadership" and item not in ("1", "4", "10", "7"):
+                continue
+            match = pattern.search(opening)
+            if match is None or _INCIDENTAL.search(sentence[max(0, match.start() - 40):match.end() + 40]):
+                continue
+            if change.kind == "modified" and not pattern.search(added) and not any(n.new_text in sentence for n in figures):
+                continue  # the topic was there the year before and no figure of it changed: the change is elsewhere
             return kind
     return None
+
+
+TOPIC_OPENING = 160  # characters of a sentence that say what it is about
+_INCIDENTAL = re.compile(
+    r"net of (cash )?acquired|(excluding|excludes|exclusive of|net of|impact of|effects? of|other than)\s+(\w+\s+){0,3}"
+    r"(acquisitions?|divestitures?|impairments?|restructuring)|acquisitions? (and|or) divestitures? had|"
+    r"(business operations|investments), acquisitions|such as (\w+\s+){0,4}acquisitions", re.I)
+
+
+def _guides_in_words(sentence: str, context: _Context) -> bool:
+    """A sentence that states the company's own amount for a coming period ("we project capital
+    expenditures of approximately $21 billion to $25 billion for fiscal 2026"), or an expected range
+    ("net sales are expected to be between $151.0 billion and $155.5 billion")."""
+    if not _FORWARD.search(sentence) or not _AMOUNT.search(sentence):
+        return False
+    if _RANGE.search(sentence):
+        return True
+    return context.newer_year is not None and any(int(year) > context.newer_year for year in re.findall(r"\b(20\d\d)\b", sentence))
+
+
+_RANGE = re.compile(r"\bbetween (?:approximately )?[$\d][\d.,]*(?: (?:million|billion))? and [$\d]|\brange of \$", re.I)
 
 
 _NEXT = re.compile(r"\b(next (fiscal )?year|coming year|the year ahead|first quarter of|(?:fiscal )?(20\d\d))\b", re.I)
@@ -585,6 +771,16 @@ def _amount_signal(text: str, context: _Context) -> float:
             continue
         largest = max(largest, value)
     return min(0.35, largest / context.revenue * 10)
+
+
+def _stated_move(text: str) -> float:
+    """The largest growth rate a sentence states ("was up 142%", "increased 19%"), as a size: a
+    new paragraph has no older figure to measure against, its own words give the move."""
+    rates = [float(m.group(1).replace(",", "")) for m in _MOVE_RATE.finditer(text)]
+    return min(0.3, max(rates) / 100) if rates else 0.0
+
+
+_MOVE_RATE = re.compile(r"\b(?:increased|decreased|grew|declined|rose|fell|up|down)(?: by)?(?: approximately| about)? ([\d,]+(?:\.\d+)?)%", re.I)
 
 
 def _figure_size(number: NumberChange | None, context: _Context) -> float:
@@ -729,7 +925,7 @@ def _headline(item: str, kind: str, change: ParagraphChange, figure: NumberChang
     where = _item_name(item)
     if figure is not None:
         if figure.in_table:
-            label = figure.row_label or figure.metric or "A figure"
+            label = figure.metric or figure.row_label or "A figure"
             return wording.change_sentence(label, figure.old_value, figure.new_value, figure.unit,
                                            period=figure.period if figure.comparison == SAME_PERIOD and figure.period else None)
         said = (new_quote or {}).get("text") or ""

@@ -58,6 +58,7 @@ class Metric:
     not_line: str | None = None  # regex: labels that look alike but are another line
     positive: bool = False  # reported as a positive amount whatever the tagging (capex, buybacks)
     required: bool = False
+    said: str | None = None  # regex: how MD&A's sentences name it ("net sales", "income from operations")
 
     def reads_as_line(self, label: str | None) -> bool:
         if not label or not self.line:
@@ -75,46 +76,46 @@ METRICS: tuple[Metric, ...] = (
         "Revenues", "RevenueFromContractWithCustomerExcludingAssessedTax", "RevenueFromContractWithCustomerIncludingAssessedTax",
         "SalesRevenueNet", "SalesRevenueGoodsNet", "RevenuesNetOfInterestExpense"),
         line=r"^(total )?(net )?(revenues?|sales)\b|^total (net )?(revenues?|sales)",
-        not_line=r"cost|deferred|unearned|percent|%", required=True),
-    Metric("gross_profit", "Gross profit", "USD", INCOME, DURATION, _us("GrossProfit"), line=r"^gross (profit|margin)\b"),
+        not_line=r"cost|deferred|unearned|percent|%", required=True, said=r"\b(revenues?|net sales|sales)\b"),
+    Metric("gross_profit", "Gross profit", "USD", INCOME, DURATION, _us("GrossProfit"), line=r"^gross (profit|margin)\b", said=r"\bgross (profit|margin)\b"),
     Metric("operating_income", "Operating income", "USD", INCOME, DURATION, _us("OperatingIncomeLoss"),
            line=r"^(total )?(operating (income|profit|loss)|(income|loss|earnings)( \(loss\))? from operations)",
-           not_line=r"non-?operating|other operating", required=True),
+           not_line=r"non-?operating|other operating", required=True, said=r"\b(operating (income|loss|profit)|(income|loss|earnings) from operations)\b"),
     Metric("net_income", "Net income", "USD", INCOME, DURATION, _us(
         "NetIncomeLoss", "ProfitLoss", "NetIncomeLossAvailableToCommonStockholdersBasic"),
         line=r"^net (income|earnings|loss)", not_line=r"per share|noncontrolling|non-controlling|minority|before|continuing",
-        required=True),
+        required=True, said=r"\bnet (income|earnings|loss)\b"),
     Metric("eps_diluted", "Diluted earnings per share", "USD/share", INCOME, DURATION, _us(
         "EarningsPerShareDiluted", "EarningsPerShareBasicAndDiluted"), line=r"diluted", not_line=r"shares|weighted|average",
-        required=True),
-    Metric("total_assets", "Total assets", "USD", BALANCE, INSTANT, _us("Assets"), line=r"^total assets$", required=True),
+        required=True, said=r"\b(per (diluted )?share|eps)\b"),
+    Metric("total_assets", "Total assets", "USD", BALANCE, INSTANT, _us("Assets"), line=r"^total assets$", required=True, said=r"\btotal assets\b"),
     Metric("cash_and_equivalents", "Cash and cash equivalents", "USD", BALANCE, INSTANT, _us(
         "CashAndCashEquivalentsAtCarryingValue", "CashCashEquivalentsRestrictedCashAndRestrictedCashEquivalents",
-        "Cash", "CashAndDueFromBanks"), line=r"^cash and (cash )?equivalents", required=True),
+        "Cash", "CashAndDueFromBanks"), line=r"^cash and (cash )?equivalents", required=True, said=r"\bcash and cash equivalents\b"),
     Metric("long_term_debt", "Long-term debt", "USD", BALANCE, INSTANT, _us(
         "LongTermDebtNoncurrent", "LongTermDebtAndCapitalLeaseObligations", "LongTermDebt"),
-        line=r"^long-term debt", not_line=r"current portion|due within"),
+        line=r"^long-term debt", not_line=r"current portion|due within", said=r"\b(long-term debt|borrowings|senior notes)\b"),
     Metric("stockholders_equity", "Shareholders' equity", "USD", BALANCE, INSTANT, _us(
         "StockholdersEquity", "StockholdersEquityIncludingPortionAttributableToNoncontrollingInterest"),
-        line=r"^total (share|stock)holders' (equity|deficit)"),
+        line=r"^total (share|stock)holders' (equity|deficit)", said=r"\b(stock|share)holders['’] equity\b"),
     Metric("operating_cash_flow", "Operating cash flow", "USD", CASH_FLOW, DURATION, _us(
         "NetCashProvidedByUsedInOperatingActivities", "NetCashProvidedByUsedInOperatingActivitiesContinuingOperations"),
-        line=r"(provided|generated|used).{0,20}operating activities|^cash (flows? )?from operating activities", required=True),
+        line=r"(provided|generated|used).{0,20}operating activities|^cash (flows? )?from operating activities", required=True, said=r"\b(operating activities|cash (flows? )?from operations|operating cash flows?)\b"),
     Metric("capital_expenditures", "Capital expenditures", "USD", CASH_FLOW, DURATION, _us(
         "PaymentsToAcquirePropertyPlantAndEquipment", "PaymentsToAcquireProductiveAssets", "PaymentsForCapitalImprovements"),
         line=r"(purchases?|payments?|additions?|acquisitions?|expenditures?|investments?) (of |for |to |in |related to )?.{0,40}"
              r"(property|plant|equipment|productive|fixed assets)|capital expenditures",
-        not_line=r"^(proceeds|sales? of)|included in|non-?cash|accrued", positive=True, required=True),
+        not_line=r"^(proceeds|sales? of)|included in|non-?cash|accrued", positive=True, required=True, said=r"\b(capital expenditures|purchases of property|property and equipment)\b"),
     Metric("share_repurchases", "Share repurchases", "USD", CASH_FLOW, DURATION, _us(
         "PaymentsForRepurchaseOfCommonStock", "PaymentsForRepurchaseOfEquity"),
-        line=r"(repurchases?|purchases?|buybacks?) of (common )?(stock|shares)|treasury stock", positive=True),
+        line=r"(repurchases?|purchases?|buybacks?) of (common )?(stock|shares)|treasury stock", positive=True, said=r"\b(repurchase[sd]?|buybacks?)\b"),
     Metric("dividends_per_share", "Dividends per share", "USD/share", INCOME, DURATION, _us(
-        "CommonStockDividendsPerShareDeclared", "CommonStockDividendsPerShareCashPaid")),
+        "CommonStockDividendsPerShareDeclared", "CommonStockDividendsPerShareCashPaid"), said=r"\bdividends?\b"),
     Metric("shares_outstanding", "Shares outstanding", "shares", COVER, INSTANT, ("dei:EntityCommonStockSharesOutstanding",)),
-    Metric("gross_margin", "Gross margin", "pure", DERIVED, DURATION),
-    Metric("operating_margin", "Operating margin", "pure", DERIVED, DURATION),
-    Metric("net_margin", "Net margin", "pure", DERIVED, DURATION),
-    Metric("free_cash_flow", "Free cash flow", "USD", DERIVED, DURATION),
+    Metric("gross_margin", "Gross margin", "pure", DERIVED, DURATION, said=r"\bgross margin\b"),
+    Metric("operating_margin", "Operating margin", "pure", DERIVED, DURATION, said=r"\boperating margin\b"),
+    Metric("net_margin", "Net margin", "pure", DERIVED, DURATION, said=r"\bnet (income |profit )?margin\b"),
+    Metric("free_cash_flow", "Free cash flow", "USD", DERIVED, DURATION, said=r"\bfree cash flow\b"),
 )
 METRIC_BY_NAME = {m.name: m for m in METRICS}
 REQUIRED = tuple(m.name for m in METRICS if m.required)

@@ -69,6 +69,7 @@ class NumberChange:
     new_fact: str | None = None
     sign_source: str | None = None  # what gave the figures their sign: xbrl | minus | parentheses | direction_word
     churn: str | None = None  # age | exhibit_index | performance_graph: listed, never ranked
+    change_column: bool = False  # a table's change column ("2024 vs. 2023 Change | $ | %"): a change, not a level
 
     @property
     def delta(self) -> float | None:
@@ -111,6 +112,7 @@ class NumberChange:
             "new_fact": self.new_fact,
             "sign_source": self.sign_source,
             "churn": self.churn,
+            "change_column": self.change_column,
             "context": self.context,
             "old_context": self.old_context,
         }
@@ -459,7 +461,7 @@ def _by_period(old_cells, new_cells, old_columns, new_columns, old_periods, new_
         old_period = old_at[counterpart].partition("+")[0]
         change = _cell_change(old_cells, new_cells, counterpart, k, old_index, new_index, old_scale, new_scale,
                               year, old_period, comparison, _unit_of(counterpart, old_columns, old_units),
-                              _unit_of(k, new_columns, new_units))
+                              _unit_of(k, new_columns, new_units), change_column=bool(suffix))
         if change is not None:
             substantive.append(change)
     return substantive, rolled_forward
@@ -467,7 +469,10 @@ def _by_period(old_cells, new_cells, old_columns, new_columns, old_periods, new_
 
 def _cell_change(old_cells, new_cells, old_k: int, new_k: int, old_index: int, new_index: int, old_scale, new_scale,
                  period: str | None, old_period: str | None, comparison: str | None, old_unit: str | None = None,
-                 new_unit: str | None = None) -> NumberChange | None:
+                 new_unit: str | None = None, change_column: bool = False) -> NumberChange | None:
+    """`change_column`: the cells are a year's change ("2024 vs. 2023 Change | $ | %"), not its level:
+    the figure is named "Change in <row>" (found in review: TSLA's revenue change of −$3.1 billion
+    read as revenue)."""
     old, new = cell_value(old_cells, old_k, old_scale, old_unit), cell_value(new_cells, new_k, new_scale, new_unit)
     if old is None or new is None:
         return None
@@ -482,7 +487,15 @@ def _cell_change(old_cells, new_cells, old_k: int, new_k: int, old_index: int, n
     if old.kind != new.kind and "percent" in (old.kind, new.kind):
         return None  # a rate and an amount are not one figure
     churn = CHURN_AGE if _is_age(old.value, new.value) and _reads_as_name(new_cells[0]) else None
-    return _table_change(old, new, new_cells[0], old_cells[0], old_index, new_index, period, old_period, comparison, churn)
+    metric = f"Change in {_lower_first(new_cells[0])}" if change_column else None
+    change = _table_change(old, new, new_cells[0], old_cells[0], old_index, new_index, period, old_period, comparison, churn,
+                           metric=metric)
+    change.change_column = change_column
+    return change
+
+
+def _lower_first(label: str) -> str:
+    return label[:1].lower() + label[1:] if label[:2] != label[:2].upper() else label
 
 
 _NAME = re.compile(r"^(?:(?:Mr|Ms|Mrs|Dr)\.\s)?[A-Z][a-z'’-]+(?:\s(?:[A-Z]\.|[A-Z][a-z'’-]+)){1,3}(?:,?\s(?:Jr|Sr|II|III)\.?)?$")
@@ -704,7 +717,7 @@ def _number_change(old, new, old_index: int, new_index: int, *, context: str, ol
 
 
 def _table_change(old, new, label: str, old_label: str, old_index: int, new_index: int, period: str | None,
-                  old_period: str | None, comparison: str | None, churn: str | None = None) -> NumberChange:
+                  old_period: str | None, comparison: str | None, churn: str | None = None, metric: str | None = None) -> NumberChange:
     return _number_change(old, new, old_index, new_index, context=label, old_context=old_label, in_table=True,
                           row_label=label, period=period, old_period=old_period, new_period=period,
-                          comparison=comparison, metric=label, churn=churn)
+                          comparison=comparison, metric=metric or label, churn=churn)

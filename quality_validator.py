@@ -428,6 +428,11 @@ def check_directions(summaries: AiSummaries, highlights: Sequence[Highlight]) ->
 
 
 def _sign(highlight: Highlight) -> int:
+    """The direction of a key figure's or a segment's move. A paragraph's figure is left out: it
+    may be a change amount itself ("increased $0.1 billion", against last year's $3.6 billion) or
+    one of several moves its sentence tells (found in review: WMT, AAPL, PG refunded over quotes)."""
+    if highlight.kind not in ("key_figure", "segment"):
+        return 0
     change = highlight.change or {}
     absolute = change.get("absolute")
     if not isinstance(absolute, (int, float)) or absolute == 0:

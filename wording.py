@@ -15,7 +15,7 @@ _CURRENCY = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
 def money(value: float, unit: str = "USD", digits: int = 1) -> str:
-    """$416.2 billion, $950 million, −$1.3 million, $7.46 (per share)."""
+    """$416.2 billion, $112.0 billion, $950 million, −$1.3 million, $7.46 (per share)."""
     symbol = _CURRENCY.get(unit.split("/")[0], unit.split("/")[0] + " ")
     sign = MINUS if value < 0 else ""
     size = abs(value)
@@ -24,7 +24,9 @@ def money(value: float, unit: str = "USD", digits: int = 1) -> str:
     for threshold, name in _SCALES:
         if size >= threshold:
             scaled = size / threshold
-            text = f"{scaled:,.{digits}f}".rstrip("0").rstrip(".") if scaled < 1000 else f"{scaled:,.0f}"
+            text = f"{scaled:,.{digits}f}" if scaled < 1000 else f"{scaled:,.0f}"
+            if threshold < 1e9:  # "$950 million", "$1.5 million"; billions keep their decimal: "$112.0 billion"
+                text = text.rstrip("0").rstrip(".") if "." in text else text
             return f"{sign}{symbol}{text} {name}"
     return f"{sign}{symbol}{size:,.0f}"
 
@@ -43,8 +45,8 @@ def count(value: float, noun: str | None = None) -> str:
 
 
 def percent(value: float, digits: int = 1, signed: bool = False) -> str:
-    """6.4%, −5.7%; `signed` writes +6.4%."""
-    text = f"{abs(value):.{digits}f}".rstrip("0").rstrip(".") if digits else f"{abs(value):.0f}"
+    """6.4%, 75.0%, −5.7%; `signed` writes +6.4%. The decimal stays, as filings print it."""
+    text = f"{abs(value):.{digits}f}"
     sign = MINUS if value < 0 else ("+" if signed and value > 0 else "")
     return f"{sign}{text}%"
 

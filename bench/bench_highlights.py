@@ -30,7 +30,7 @@ def searchable(highlight: dict) -> str:
     newer = re.sub(r"\[-.*?-\]", "", redline, flags=re.S).replace("{+", "").replace("+}", "")
     older = re.sub(r"\{\+.*?\+\}", "", redline, flags=re.S).replace("[-", "").replace("-]", "")
     quotes = [((highlight["quotes"] or {}).get(side) or {}).get("text") or "" for side in ("new", "old")]
-    return " ".join([highlight["headline"], *quotes, newer, older]).lower()
+    return re.sub(r"\s+", " ", " ".join([highlight["headline"], *quotes, newer, older])).lower()
 
 
 def main(argv: list[str]) -> int:

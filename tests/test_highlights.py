@@ -73,7 +73,7 @@ def test_key_figures_rank_by_the_size_of_their_move_and_read_as_sentences():
     revenue = next(h for h in found if "Revenue" in h.headline)
     assets = next(h for h in found if "Total assets" in h.headline)
     assert revenue.rank < assets.rank
-    assert revenue.headline == "Revenue rose 6.4% to $416.2 billion in fiscal 2025, from $391 billion."
+    assert revenue.headline == "Revenue rose 6.4% to $416.2 billion in fiscal 2025, from $391.0 billion."
     assert revenue.old["value"] == 391_035_000_000 and revenue.new["unit"] == "USD" and revenue.change["percent"] == 6.43
     assert revenue.quotes["new"]["link"] == "https://sec.test/n#f-1"  # the fact's element in the SEC document
 
@@ -139,3 +139,71 @@ def test_a_removed_paragraph_and_an_item_diff_without_filings_still_rank():
     diff = diff_item(ItemText("3", ItemStatus.PRESENT, "T", tuple(FILLER + ["We settled the patent lawsuit brought by a competitor in Texas."])),
                      ItemText("3", ItemStatus.PRESENT, "T", tuple(FILLER)), years=FiscalYears())
     assert diff.changes
+
+
+# --- rules found by measuring against an analyst's list (bench/bench_highlights.py) ---------------
+
+
+def test_the_key_figure_quotes_mdna_sentence_that_gives_the_reasons():
+    """WMT FY2025: the analyst reads "total revenues increased $32.9 billion or 5.1%"; the key figure
+    quotes MD&A's sentence about the move with its reasons, over one that only states the level."""
+    found, _ = ranked({"7": FILLER + ["Net sales were $391.0 billion in fiscal 2024."]},
+                      {"7": FILLER + ["Net sales were $416.2 billion in fiscal 2025.",
+                                      "Total net sales increased $25.1 billion or 6.4%, primarily due to higher iPhone and Services sales."]},
+                      KEY_FIGURES)
+    revenue = next(h for h in found if h.kind == "key_figure" and h.headline.startswith("Revenue"))
+    assert revenue.quotes["new"]["text"].startswith("Total net sales increased $25.1 billion or 6.4%, primarily due to")
+    assert "stated in MD&A" in revenue.reasons
+
+
+def test_a_paragraph_that_states_a_key_figure_again_ranks_below_it():
+    row = "Total net sales | $ | {} | $ | {}"
+    found, _ = ranked({"7": FILLER + ["(in millions) | 2024 | 2023", row.format("391,035", "383,285")]},
+                      {"7": FILLER + ["(in millions) | 2025 | 2024", row.format("416,161", "391,035")]}, KEY_FIGURES)
+    revenue = next(h for h in found if h.kind == "key_figure" and h.headline.startswith("Revenue"))
+    others = [h for h in found if h is not revenue and "416" in h.headline]
+    assert all(h.materiality < revenue.materiality * 0.5 for h in others)
+
+
+def test_last_years_paragraph_dropped_is_not_news():
+    """A dropped paragraph about the year that left the comparison is the year rolling forward; so is
+    one the newer filing says again for the new year (NVDA FY2025 dropped "Data Center revenue for
+    fiscal year 2024 was $47.5 billion, up 217%" and added "... fiscal year 2025 was up 142%")."""
+    gone = "In fiscal 2023 compared with fiscal 2022, a warehouse fire in Ohio reduced inventory by $40 million."
+    kept = "A warehouse fire in Ohio reduced inventory by $40 million, and we expect insurance to cover it."
+    years = {"fiscal_years": KEY_FIGURES["fiscal_years"], "metrics": {}}
+    found, _ = ranked({"7": FILLER + [gone]}, {"7": FILLER}, years)
+    rolled = next(h for h in found if "warehouse fire" in (h.redline or ""))
+    assert "the year that left the comparison" in rolled.reasons and rolled.materiality < 0.1
+    found, _ = ranked({"7": FILLER + [kept]}, {"7": FILLER}, years)
+    assert "the year that left the comparison" not in found[0].reasons and found[0].materiality > rolled.materiality
+    old = highlights._shape("Data Center revenue for fiscal year 2024 was $47.5 billion, up 217% from fiscal year 2023.")
+    new = highlights._shape("Data Center revenue for fiscal year 2025 was $115.2 billion, up 142% from fiscal year 2024.")
+    assert highlights._said_again(old, [new]) and not highlights._said_again(old, [highlights._shape(FILLER[0])])
+
+
+def test_an_expected_range_is_guidance_and_a_new_buyback_is_capital_return_news():
+    found, _ = ranked(
+        {"7": FILLER + ["In May 2024, the Company announced a share repurchase program of up to $110 billion."]},
+        {"7": FILLER + ["Net sales are expected to be between $151.0 billion and $155.5 billion in the first quarter.",
+                        "In May 2025, the Company announced a new share repurchase program of up to $100 billion and raised its "
+                        "quarterly dividend from $0.25 to $0.26 per share."]})
+    kinds = {h.kind: h for h in found}
+    assert "guidance" in kinds and "$151.0 billion" in kinds["guidance"].headline
+    assert "a new repurchase program or dividend" in kinds["capital_return"].reasons
+
+
+def test_a_word_in_passing_does_not_make_a_transaction():
+    found, _ = ranked({"7": FILLER + ["Cash used in investing activities was $3.6 billion, for capital expenditures."]},
+                      {"7": FILLER + ["Cash used in investing activities was $3.7 billion, for capital expenditures, "
+                                      "net of cash acquired."]})
+    assert all(h.kind != "transaction" for h in found)
+
+
+def test_a_figure_is_shown_once():
+    row = "Purchases of property and equipment | {} | {}"
+    found, _ = ranked({"7": FILLER + ["(in millions) | 2024 | 2023", row.format("(52,729)", "(48,133)"), "Other | 1",
+                                      "(in millions) | 2024 | 2023", row.format("(52,729)", "(48,133)")]},
+                      {"7": FILLER + ["(in millions) | 2025 | 2024", row.format("(77,658)", "(52,729)"), "Other | 2",
+                                      "(in millions) | 2025 | 2024", row.format("(77,658)", "(52,729)")]})
+    assert sum("Purchases of property and equipment" in h.headline for h in found) == 1

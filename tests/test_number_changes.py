@@ -129,6 +129,22 @@ def test_a_maturity_schedule_pairs_the_same_year_not_the_same_column():
     assert [(c.period, c.old_value, c.new_value, c.comparison) for c in found] == [("2027", 3000e6, 3500e6, "same_period")]
 
 
+def test_a_change_column_is_named_a_change_not_the_rows_level():
+    """TSLA FY2024 Item 7: "(Dollars in millions) | 2024 | 2023 | 2022 | $ | % | $ | %" — the old
+    2023 change of $13,185 million against the new 2024 change of $(3,134) million is a change of
+    revenue, not revenue (once read as "revenue swung to -$3.1 billion")."""
+    old = ["(Dollars in millions) | 2024 | 2023 | 2022 | $ | % | $ | %",
+           "Total revenues | 90,738 | 77,553 | 51,034 | 13,185 | 17 | % | 26,519 | 52 | %"]
+    new = ["(Dollars in millions) | 2025 | 2024 | 2023 | $ | % | $ | %",
+           "Total revenues | 87,604 | 90,738 | 77,553 | (3,134) | (3) | % | 13,185 | 17 | %"]
+    found = diff_item(item(old), item(new), years=YEARS).number_changes
+    level = [c for c in found if not c.change_column]
+    assert [(c.metric, c.old_value, c.new_value) for c in level] == [("Total revenues", 90_738e6, 87_604e6)]
+    moved = [c for c in found if c.change_column]
+    assert moved and all(c.metric == "Change in total revenues" for c in moved)
+    assert (13_185e6, -3_134e6) in [(c.old_value, c.new_value) for c in moved]
+
+
 def test_a_row_with_fewer_figures_than_years_is_not_guessed():
     old = ["| 2024 | 2023", "Income taxes receivable | 199 | 150"]
     new = ["| 2025 | 2024", "Income taxes receivable | 210"]
