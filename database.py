@@ -65,6 +65,7 @@ class ReportRecord:
     is_valid: bool
     ai_cost_usd: float = 0.0
     total_tokens: int = 0
+    html: str | None = None  # the page a person reads (render.py), kept beside the JSON
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,10 @@ class Store(abc.ABC):
     def get_report(self, report_id: str) -> dict[str, Any] | None: ...
 
     @abc.abstractmethod
+    def get_report_html(self, report_id: str) -> str | None:
+        """The rendered page stored with the report; None for an unknown report or one stored without."""
+
+    @abc.abstractmethod
     def token_balance(self, user_id: str) -> int: ...
 
     @abc.abstractmethod
@@ -243,7 +248,8 @@ CREATE TABLE IF NOT EXISTS reports (
     is_valid      INTEGER NOT NULL,
     ai_cost_usd   REAL NOT NULL DEFAULT 0,
     total_tokens  INTEGER NOT NULL DEFAULT 0,
-    created_at    TEXT NOT NULL
+    created_at    TEXT NOT NULL,
+    html          TEXT
 );
 
 CREATE TABLE IF NOT EXISTS token_balances (
@@ -328,8 +334,19 @@ class SQLiteStore(Store):
         self._local = threading.local()
         try:
             self._conn().executescript(_SCHEMA)
+            self._add_missing_columns()
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot create the SQLite schema in {path}: {exc}") from exc
+
+    def _add_missing_columns(self) -> None:
+        """Columns added after a store file was created (CREATE TABLE IF NOT EXISTS keeps old tables)."""
+        conn = self._conn()
+        if "html" not in {row["name"] for row in conn.execute("PRAGMA table_info(reports)")}:
+            try:
+                conn.execute("ALTER TABLE reports ADD COLUMN html TEXT")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     # -- plumbing ----------------------------------------------------------------------------------
 
@@ -470,7 +487,7 @@ class SQLiteStore(Store):
             status = JobStatus.COMPLETED_REFUNDED if refund else JobStatus.COMPLETED
             conn.execute(
                 """INSERT INTO reports (id, job_id, user_id, ticker, company_name, report, is_valid, ai_cost_usd,
-                       total_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       total_tokens, created_at, html) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     report.report_id,
                     job_id,
@@ -482,6 +499,7 @@ class SQLiteStore(Store):
                     report.ai_cost_usd,
                     report.total_tokens,
                     now,
+                    report.html,
                 ),
             )
             if refund:
@@ -571,6 +589,10 @@ class SQLiteStore(Store):
     def get_report(self, report_id: str) -> dict[str, Any] | None:
         rows = self._read("SELECT report FROM reports WHERE id = ?", (report_id,))
         return json.loads(rows[0]["report"]) if rows else None
+
+    def get_report_html(self, report_id: str) -> str | None:
+        rows = self._read("SELECT html FROM reports WHERE id = ?", (report_id,))
+        return rows[0]["html"] if rows else None
 
     def token_balance(self, user_id: str) -> int:
         rows = self._read("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,))
@@ -715,7 +737,7 @@ RPC_SIGNATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "heartbeat": ("p_job_id", "p_owner", "p_lease_seconds"),
         "complete_job": (
             "p_job_id", "p_owner", "p_report_id", "p_ticker", "p_company_name", "p_report", "p_is_valid",
-            "p_ai_cost_usd", "p_total_tokens", "p_refund", "p_refund_reason",
+            "p_ai_cost_usd", "p_total_tokens", "p_refund", "p_refund_reason", "p_html",
         ),
         "fail_job": (
             "p_job_id", "p_error_log_id", "p_code", "p_message", "p_stage", "p_details", "p_owner",
@@ -723,6 +745,7 @@ RPC_SIGNATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         ),
         "expired_jobs": ("p_limit",),
         "get_report": ("p_report_id",),
+        "get_report_html": ("p_report_id",),
         "token_balance": ("p_user_id",),
         "refund_count": ("p_job_id",),
         "error_logs": ("p_job_id",),
@@ -926,6 +949,7 @@ class SupabaseStore(Store):
             p_total_tokens=report.total_tokens,
             p_refund=refund,
             p_refund_reason=refund_reason,
+            p_html=report.html,
         )
         return JobOutcome(_job(data["job"], _parse_ts), changed=bool(data["changed"]))
 
@@ -952,6 +976,10 @@ class SupabaseStore(Store):
 
     def get_report(self, report_id: str) -> dict[str, Any] | None:
         return self._call("get_report", p_report_id=report_id)
+
+    def get_report_html(self, report_id: str) -> str | None:
+        html = self._call("get_report_html", p_report_id=report_id)
+        return html if isinstance(html, str) and html else None  # SQL null arrives as null, or as no body
 
     def token_balance(self, user_id: str) -> int:
         return int(self._call("token_balance", p_user_id=user_id))
