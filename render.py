@@ -26,7 +26,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from section_extractor import ITEM_ORDER, ITEM_TITLES
@@ -312,12 +312,13 @@ class View:
     provenance: tuple[tuple[str, str, str | None], ...]  # (label, value, link)
 
 
-def _d(value: Any) -> dict:
-    return value if isinstance(value, dict) else {}
+def _d(value: Any) -> Mapping:
+    return value if isinstance(value, Mapping) else {}
 
 
-def _l(value: Any) -> list:
-    return value if isinstance(value, list) else []
+def _l(value: Any) -> list | tuple:
+    """A list of the report; in the pipeline (before the report is stored as JSON) some are tuples."""
+    return value if isinstance(value, (list, tuple)) else []
 
 
 def _s(value: Any) -> str:
@@ -394,7 +395,7 @@ _CHART_LABELS = {
 
 
 def _key_figures(figures: dict, older_year: str, newer_year: str) -> KeyFigures:
-    metrics = {name: m for name, m in _d(figures.get("metrics")).items() if isinstance(m, dict)}
+    metrics = {name: m for name, m in _d(figures.get("metrics")).items() if isinstance(m, Mapping)}
     status = figures.get("status")
     if not metrics or status == "unavailable" or not figures:
         reason = figures.get("reason") if figures else "this report was made before key figures were part of it"

@@ -379,6 +379,21 @@ def test_highlights_past_the_first_twenty_are_one_click_away():
     assert "40 more highlights (21\u201360)" in folded and opened.index('id="h1"') < opened.index('id="h20"')
 
 
+def test_the_report_renders_the_same_before_and_after_it_is_stored_as_json():
+    """Found by the pipeline test: in the worker the report still holds tuples where the stored JSON
+    has lists, and the item summaries were missing from the page the worker stored."""
+
+    def with_tuples(value):
+        if isinstance(value, dict):
+            return {k: with_tuples(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return tuple(with_tuples(v) for v in value)
+        return value
+
+    assert render_html(with_tuples(sample_report())) == render_html(sample_report())
+    assert render_markdown(with_tuples(sample_report())) == render_markdown(sample_report())
+
+
 def test_rendering_does_not_change_the_report():
     report = sample_report()
     before = copy.deepcopy(report)
