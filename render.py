@@ -758,7 +758,7 @@ _CSS = """
 *,*::before,*::after{box-sizing:border-box}
 html{-webkit-text-size-adjust:100%;text-size-adjust:100%}
 body{margin:0;color:var(--fg);background:#fff;font:16px/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-main{max-width:62rem;margin:0 auto;padding:1rem 1.25rem 3rem}
+main{max-width:64rem;margin:0 auto;padding:1rem 1.25rem 3rem}
 h1{font-size:1.75rem;line-height:1.2;margin:.5rem 0 .25rem}
 h2{font-size:1.3rem;line-height:1.3;margin:2.25rem 0 .75rem;padding-bottom:.3rem;border-bottom:1px solid var(--rule)}
 h3{font-size:1.05rem;line-height:1.35;margin:0 0 .35rem}
@@ -781,9 +781,9 @@ table.stats td:nth-child(2){min-width:13rem}table.stats td:last-child{min-width:
 tr.group th{background:var(--soft);font-weight:600;font-size:.85rem;text-transform:uppercase;letter-spacing:.03em;color:var(--muted)}
 .num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}thead th.num{white-space:normal}
 .up{color:var(--up)}.down{color:var(--down)}
-.detail{display:block;color:var(--muted);font-size:.82rem}
+.detail{display:block;color:var(--muted);font-size:.82rem;white-space:normal}
 .chart{margin:.5rem 0 1rem}
-@media (min-width:64rem){.figures-layout{display:grid;grid-template-columns:minmax(0,1fr) 25rem;column-gap:2rem;align-items:start}
+@media (min-width:64rem){.figures-layout{display:grid;grid-template-columns:minmax(0,1fr) 23rem;column-gap:2rem;align-items:start}
  .figures-layout .chart{order:2}}
 .chart svg{display:block;width:100%;max-width:30rem;height:auto}
 .chart text{font-size:14px;fill:var(--fg)}
