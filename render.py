@@ -841,7 +841,8 @@ def _e(value: Any) -> str:
 
 
 def _a(text: str, url: str | None) -> str:
-    return f'<a href="{_e(url)}" rel="noreferrer">{_e(text)}</a>' if url else _e(text)
+    """A link into a filing: opens beside the report (a framed page cannot show SEC.gov in its frame)."""
+    return f'<a href="{_e(url)}" target="_blank" rel="noopener noreferrer">{_e(text)}</a>' if url else _e(text)
 
 
 def _dir_class(direction: int) -> str:

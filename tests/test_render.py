@@ -353,7 +353,7 @@ def test_sections_come_in_order_with_real_headings_and_tables():
 def test_the_header_names_the_company_years_dates_and_links_both_filings():
     header = render_html(sample_report()).split("</header>", 1)[0]
     assert "<h1>Apple Inc. (AAPL)</h1>" in header and "FY2025 compared with FY2024" in header
-    assert "year ended September 27, 2025" in header and f'<a href="{OLDER_URL}" rel="noreferrer">Filed November 1, 2024</a>' in header
+    assert "year ended September 27, 2025" in header and f'<a href="{OLDER_URL}" target="_blank" rel="noopener noreferrer">Filed November 1, 2024</a>' in header
     assert f'href="{NEWER_URL}"' in header and "Filed October 31, 2025" in header
 
 
@@ -364,7 +364,7 @@ def test_highlights_are_ranked_with_values_quotes_and_citations():
     assert "FY2024: <strong>$391.0 billion</strong> \u2192 FY2025: <strong>$416.2 billion</strong>" in highlights
     assert "FY2025: <strong>$30–37 billion</strong>" in highlights  # the text as the highlight writes it
     assert "83.2%" in highlights and "+2.3 pp" in highlights
-    assert "Both filings" in highlights and f'<a href="{OLDER_URL}#f-66" rel="noreferrer">older filing</a>' in highlights
+    assert "Both filings" in highlights and f'<a href="{OLDER_URL}#f-66" target="_blank" rel="noopener noreferrer">older filing</a>' in highlights
     summary = section(page, "summary")
     assert '<a href="#h1" aria-label="highlight 1">1</a>' in summary and "#h99" not in summary  # an unknown id is not cited
     assert "Written by Claude (claude-sonnet-5-5)." in summary
