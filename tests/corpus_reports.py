@@ -7,7 +7,8 @@ the latest pair in their time), and returns the stored reports.
 
 `with_highlights(report)` adds a ranked `highlights` list that follows the schema of issue 14
 (key figures, number changes, risk factors) so the page can be rendered and looked at before the
-real ranking is in the report. It is a stand-in for that ranking, not a model of materiality.
+real ranking is in the report. It is a stand-in for that ranking, not a model of materiality, and
+steps aside for a report that has its own.
 """
 
 from __future__ import annotations
@@ -83,8 +84,11 @@ _UNITS = {"USD": "USD", "USD/share": "USD/share", "shares": "shares", "pure": "p
 
 
 def with_highlights(report: dict, limit: int = 60) -> dict:
-    """A copy of `report` with a `highlights` list in the schema of issue 14, ranked by a crude score."""
+    """A copy of `report` with a `highlights` list in the schema of issue 14, ranked by a crude score;
+    a report that already has its own highlights (the pipeline's, once they are in) keeps them."""
     report = copy.deepcopy(report)
+    if report.get("highlights"):
+        return report
     entries = _key_figure_highlights(report) + _number_change_highlights(report) + _risk_factor_highlights(report)
     entries.sort(key=lambda h: -h["materiality"])
     for rank, entry in enumerate(entries[:limit], start=1):
