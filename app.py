@@ -4,13 +4,14 @@
     GET  /ready                200 when the store answers, else 503
     POST /generate-report      202 {job_id, status: "queued"}   (Bearer WORKER_SECRET)
     GET  /jobs/<id>/status     the job's state from the store     (Bearer WORKER_SECRET)
+    GET  /reports/<id>         the report: its page for a browser, else the JSON (Bearer WORKER_SECRET)
     GET  /metrics              Prometheus metrics                  (Bearer WORKER_SECRET)
     GET  /openapi.json         this API, described in OpenAPI 3.1
 
 `create_app(settings)` is the factory; `gunicorn app:app` gets a fresh app per worker process
 through the module `__getattr__` below, so importing this module starts nothing. Every answer is
-JSON, errors included: `{"error": {"code", "message", "field"?}}`, mapped once from the error
-types of `exceptions.py`.
+JSON (but a report's page), errors included: `{"error": {"code", "message", "field"?}}`, mapped
+once from the error types of `exceptions.py`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from exceptions import (
     JobNotFound,
     QueueFull,
     QueueUnavailable,
+    ReportNotFound,
     ReportWorkerError,
     ShuttingDown,
     StoreMisconfigured,
@@ -43,6 +45,7 @@ from exceptions import (
     UnsupportedMediaType,
 )
 from job import is_uuid, parse_job_request
+from render import CONTENT_SECURITY_POLICY, render_html
 from worker import Services, fail_unqueued_job
 
 log = logging.getLogger("app")
@@ -153,6 +156,33 @@ def _register_routes(app: Flask) -> None:
         if job is None:
             raise JobNotFound()
         return jsonify(job.status_document())
+
+    @app.get("/reports/<report_id>")
+    def report(report_id: str):
+        """The stored report: its page when the client prefers HTML (a browser), else the JSON."""
+        services = services_of(current_app)
+        _authorize(services.settings)
+        if not is_uuid(report_id):
+            raise InvalidField("report_id must be a UUID", field="report_id")
+        report_id = report_id.lower()
+        if request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html":
+            page = services.store.get_report_html(report_id)
+            if page is None:  # an unknown report, or one stored before pages were: render it now
+                body = services.store.get_report(report_id)
+                if body is None:
+                    raise ReportNotFound()
+                page = render_html(body)
+            response = current_app.response_class(page, content_type="text/html; charset=utf-8")
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        else:
+            body = services.store.get_report(report_id)
+            if body is None:
+                raise ReportNotFound()
+            response = jsonify(body)
+        response.headers["Vary"] = "Accept"
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
 
 def _recorded(services: Services, job_request):

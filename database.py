@@ -85,6 +85,7 @@ class ReportRecord:
     is_valid: bool
     ai_cost_usd: float = 0.0
     total_tokens: int = 0
+    html: str | None = None  # the page a person reads (render.py), kept beside the JSON
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,10 @@ class Store(abc.ABC):
     def get_report(self, report_id: str) -> dict[str, Any] | None: ...
 
     @abc.abstractmethod
+    def get_report_html(self, report_id: str) -> str | None:
+        """The rendered page stored with the report; None for an unknown report or one stored without."""
+
+    @abc.abstractmethod
     def token_balance(self, user_id: str) -> int: ...
 
     @abc.abstractmethod
@@ -305,7 +310,8 @@ CREATE TABLE IF NOT EXISTS reports (
     is_valid      INTEGER NOT NULL,
     ai_cost_usd   REAL NOT NULL DEFAULT 0,
     total_tokens  INTEGER NOT NULL DEFAULT 0,
-    created_at    TEXT NOT NULL
+    created_at    TEXT NOT NULL,
+    html          TEXT
 );
 
 CREATE TABLE IF NOT EXISTS token_balances (
@@ -382,6 +388,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS token_transactions_one_purchase_per_reference
 _ADDED_COLUMNS = (
     ("report_jobs", "accepted_at", "TEXT", "created_at"),  # jobs recorded before were accepted when recorded
     ("token_transactions", "reference", "TEXT", "NULL"),
+    ("reports", "html", "TEXT", "NULL"),  # the rendered page (issue 14)
 )
 
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width, so text order is time order
@@ -567,7 +574,7 @@ class SQLiteStore(Store):
             status = JobStatus.COMPLETED_REFUNDED if refund else JobStatus.COMPLETED
             conn.execute(
                 """INSERT INTO reports (id, job_id, user_id, ticker, company_name, report, is_valid, ai_cost_usd,
-                       total_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                       total_tokens, created_at, html) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 (
                     report.report_id,
                     job_id,
@@ -579,6 +586,7 @@ class SQLiteStore(Store):
                     report.ai_cost_usd,
                     report.total_tokens,
                     now,
+                    report.html,
                 ),
             )
             if refund:
@@ -778,6 +786,10 @@ class SQLiteStore(Store):
         rows = self._read("SELECT report FROM reports WHERE id = ?", (report_id,))
         return json.loads(rows[0]["report"]) if rows else None
 
+    def get_report_html(self, report_id: str) -> str | None:
+        rows = self._read("SELECT html FROM reports WHERE id = ?", (report_id,))
+        return rows[0]["html"] if rows else None
+
     def token_balance(self, user_id: str) -> int:
         rows = self._read("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,))
         return int(rows[0]["balance"]) if rows else 0
@@ -930,7 +942,7 @@ RPC_SIGNATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "heartbeat": ("p_job_id", "p_owner", "p_lease_seconds"),
         "complete_job": (
             "p_job_id", "p_owner", "p_report_id", "p_ticker", "p_company_name", "p_report", "p_is_valid",
-            "p_ai_cost_usd", "p_total_tokens", "p_refund", "p_refund_reason",
+            "p_ai_cost_usd", "p_total_tokens", "p_refund", "p_refund_reason", "p_html",
         ),
         "fail_job": (
             "p_job_id", "p_error_log_id", "p_code", "p_message", "p_stage", "p_details", "p_owner",
@@ -938,6 +950,7 @@ RPC_SIGNATURES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         ),
         "expired_jobs": ("p_limit",),
         "get_report": ("p_report_id",),
+        "get_report_html": ("p_report_id",),
         "token_balance": ("p_user_id",),
         "refund_count": ("p_job_id",),
         "error_logs": ("p_job_id",),
@@ -1190,6 +1203,7 @@ class SupabaseStore(Store):
             p_total_tokens=report.total_tokens,
             p_refund=refund,
             p_refund_reason=refund_reason,
+            p_html=report.html,
         )
         return JobOutcome(_job(data["job"], _parse_ts), changed=bool(data["changed"]))
 
@@ -1248,6 +1262,10 @@ class SupabaseStore(Store):
 
     def get_report(self, report_id: str) -> dict[str, Any] | None:
         return self._call("get_report", p_report_id=report_id)
+
+    def get_report_html(self, report_id: str) -> str | None:
+        html = self._call("get_report_html", p_report_id=report_id)
+        return html if isinstance(html, str) and html else None  # SQL null arrives as null, or as no body
 
     def token_balance(self, user_id: str) -> int:
         return int(self._call("token_balance", p_user_id=user_id))

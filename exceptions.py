@@ -79,6 +79,12 @@ class JobNotFound(RequestRejected):
     default_message = "no job with this id"
 
 
+class ReportNotFound(RequestRejected):
+    http_status = 404
+    code = "REPORT_NOT_FOUND"
+    default_message = "no report with this id"
+
+
 class JobConflict(RequestRejected):
     http_status = 409
     code = "JOB_CONFLICT"

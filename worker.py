@@ -5,7 +5,8 @@ workers and by the CLI. It claims the job (so it runs once), records `stage` and
 each stage, and ends the job exactly once: `complete_job` (report saved, refund if the validator
 says so) or `fail_job` (error logged, refund). Any exception becomes a typed `JobFailure`.
 
-    python -m worker report TICKER [--json FILE]   run the pipeline on the embedded defaults
+    python -m worker report TICKER [--json FILE] [--html FILE] [--markdown FILE]
+                                                   run the pipeline on the embedded defaults
     python -m worker extract FILE                  print the items of one filing as JSON
     python -m worker rq-worker [--burst]           run queued jobs from Redis (QUEUE_BACKEND=rq)
 """
@@ -39,6 +40,7 @@ from metrics import Metrics
 from observability import configure_logging, job_context
 from quality_validator import FilingContext, validate
 from recovery import Sweeper
+from render import render_html, render_markdown
 from report import build_report
 from runner import JobControl, JobWatch, LeaseKeeper, RQRunner, ThreadPoolRunner
 from sec_fetcher import EdgarClient
@@ -54,6 +56,7 @@ class Pipeline:
     extract: Callable = extract_items
     diff: Callable = diff_filings
     validate: Callable = validate
+    render: Callable = render_html
 
 
 @dataclass
@@ -245,10 +248,21 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
         is_valid=quality.is_valid,
         ai_cost_usd=summaries.cost_usd,
         total_tokens=summaries.total_tokens,
+        html=_rendered(pipeline.render, body),
     )
     if quality.decision.refund:
         log.warning("report below standard; the token will be refunded", extra={"codes": list(quality.decision.codes)})
     return {"report": record, "refund": quality.decision.refund, "refund_reason": quality.decision.reason}
+
+
+def _rendered(render: Callable[[dict], str], body: dict) -> str | None:
+    """The page a person reads, stored with the report. A page that fails to render never costs the
+    user the report: it is stored without one, and GET /reports/<id> renders it on request."""
+    try:
+        return render(body)
+    except Exception:
+        log.exception("the report page could not be rendered; the report is stored without it")
+        return None
 
 
 def fail_unqueued_job(job_id: str, exc: JobFailure, services: Services) -> Job | None:
@@ -376,13 +390,21 @@ def cmd_report(args) -> int:
     report = services.store.get_report(job.report_id) if job.report_id else None
     if report is None:
         return 1
-    text = json.dumps(report, indent=2, ensure_ascii=False)
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
-        print(f"  report written to {args.json}", file=sys.stderr)
-    else:
-        print(text)
+    def as_json() -> str:
+        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+    files = (
+        (args.json, "report", as_json),
+        (args.html, "page", lambda: services.store.get_report_html(job.report_id) or render_html(report)),
+        (args.markdown, "Markdown", lambda: render_markdown(report)),
+    )
+    for path, what, text in files:
+        if path:
+            with open(path, "w", encoding="utf-8") as fh:
+                fh.write(text())
+            print(f"  {what} written to {path}", file=sys.stderr)
+    if not (args.json or args.html or args.markdown):
+        sys.stdout.write(as_json())
     return 0
 
 
@@ -428,7 +450,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     report = commands.add_parser("report", help="run the whole pipeline for one ticker on the embedded defaults")
     report.add_argument("ticker")
-    report.add_argument("--json", metavar="FILE", help="write the report object to FILE instead of stdout")
+    report.add_argument("--json", metavar="FILE", help="write the report object to FILE (without any FILE option: to stdout)")
+    report.add_argument("--html", metavar="FILE", help="write the report as a self-contained HTML page to FILE")
+    report.add_argument("--markdown", metavar="FILE", help="write the report as Markdown to FILE")
     report.add_argument("--verbose", action="store_true", help="show the JSON logs")
     report.set_defaults(handler=cmd_report)
     extract = commands.add_parser("extract", help="print the items of one filing (HTML or .txt) as JSON")

@@ -250,6 +250,36 @@ class StoreContract:
         outcome = store.complete_job(req.job_id, owner="intruder", report=report_record(), refund=False, refund_reason=None)
         assert not outcome.changed and store.get_job(req.job_id).status is JobStatus.RUNNING
 
+    # -- the rendered page (render.py) kept with the report -----------------------------------------
+
+    def test_the_rendered_page_is_kept_with_the_report(self, store):
+        req = self._running(store)
+        page = "<!DOCTYPE html><title>AT&amp;T \u201c10-K\u201d</title><p>\u2212 5.7% <del>a</del> <ins>b</ins> \u00e9\u00e8</p>" + "<p>x</p>" * 60_000
+        record = replace(report_record(), html=page)
+        outcome = store.complete_job(req.job_id, owner=OWNER, report=record, refund=False, refund_reason=None)
+        assert outcome.changed
+        assert store.get_report_html(record.report_id) == page
+        assert store.get_report(record.report_id) == record.body  # the JSON is untouched
+
+    def test_a_report_stored_without_a_page_has_none(self, store):
+        req = self._running(store)
+        record = report_record()
+        store.complete_job(req.job_id, owner=OWNER, report=record, refund=True, refund_reason="ITEM_MISSING")
+        assert store.get_report_html(record.report_id) is None and store.get_report(record.report_id) == record.body
+
+    def test_an_unknown_report_has_no_page(self, store):
+        assert store.get_report_html(str(uuid.uuid4())) is None
+
+    def test_a_second_completion_never_changes_the_page(self, store):
+        req = self._running(store)
+        first = replace(report_record(), html="<p>first</p>")
+        store.complete_job(req.job_id, owner=OWNER, report=first, refund=False, refund_reason=None)
+        store.complete_job(req.job_id, owner=OWNER, report=replace(first, html="<p>replayed</p>"), refund=False, refund_reason=None)
+        late = replace(report_record(), html="<p>late</p>")
+        assert not store.complete_job(req.job_id, owner=OWNER, report=late, refund=False, refund_reason=None).changed
+        assert store.get_report_html(first.report_id) == "<p>first</p>"
+        assert store.get_report_html(late.report_id) is None
+
     # -- failing ------------------------------------------------------------------------------------
 
     def test_fail_logs_error_and_refunds_once(self, store):

@@ -1,4 +1,4 @@
-"""`python -m worker extract FILE` and `python -m worker report TICKER --json FILE`, as a user runs them."""
+"""`python -m worker extract FILE` and `python -m worker report TICKER --json/--html/--markdown FILE`, as a user runs them."""
 
 from __future__ import annotations
 
@@ -65,6 +65,23 @@ def test_report_writes_the_report_object(edgar, tmp_path):
     report = json.loads(out.read_text())
     assert report["ticker"] == "NVDA" and report["ai_provider"] == "offline"
     assert report["filings"]["newer"]["period_of_report"] == "2025-01-26"
+
+
+def test_report_writes_the_page_and_markdown(edgar, tmp_path):
+    from database import SQLiteStore
+
+    env = {**os.environ, "APP_ENV": "development", "SQLITE_PATH": str(tmp_path / "cli.db"), "SEC_USER_AGENT": USER_AGENT,
+           "SEC_WWW_BASE_URL": edgar.base_url, "SEC_DATA_BASE_URL": edgar.base_url, "EDGAR_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("ANTHROPIC_API_KEY", None)
+    page, markdown, report = tmp_path / "aapl.html", tmp_path / "aapl.md", tmp_path / "aapl.json"
+    result = run(["report", "AAPL", "--html", str(page), "--markdown", str(markdown), "--json", str(report)], env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # with files to write, nothing on stdout
+    assert f"page written to {page}" in result.stderr and f"Markdown written to {markdown}" in result.stderr
+    report_id = json.loads(report.read_text())["report_id"]
+    assert page.read_text() == SQLiteStore(str(tmp_path / "cli.db")).get_report_html(report_id)  # the page the store keeps
+    assert page.read_text().startswith("<!DOCTYPE html>") and "<h1>Apple Inc. (AAPL)</h1>" in page.read_text()
+    assert markdown.read_text().startswith("# Apple Inc. (AAPL)\n") and "| Figure | FY2024 | FY2025 | Change |" in markdown.read_text()
 
 
 def test_report_for_unknown_ticker_fails_clearly(edgar, tmp_path):

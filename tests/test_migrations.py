@@ -93,7 +93,7 @@ def test_table_privileges(db):
         "job_id", "user_id", "ticker", "status", "stage", "progress", "error_code", "error_message", "report_id",
         "refunded", "created_at", "updated_at", "started_at", "finished_at",
     }
-    assert readable_columns("authenticated", "reports") == {"id", "job_id", "user_id", "ticker", "company_name", "report", "is_valid", "created_at"}
+    assert readable_columns("authenticated", "reports") == {"id", "job_id", "user_id", "ticker", "company_name", "report", "is_valid", "created_at", "html"}
 
 
 @pytest.mark.parametrize("name", sorted(ALL_FUNCTIONS))

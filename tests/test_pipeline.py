@@ -213,6 +213,27 @@ def test_report_json_is_stored_whole(settings, receiver):
     services_of(app).close()
 
 
+def test_the_page_is_rendered_and_stored_with_the_report(settings, receiver):
+    from render import render_html
+
+    app = start_app(settings)
+    _, job = run_job(app, receiver, "AAPL")
+    store = services_of(app).store
+    page = store.get_report_html(job.report_id)
+    assert page == render_html(store.get_report(job.report_id))  # the stored report, rendered in the pipeline
+    assert page.startswith("<!DOCTYPE html>") and "<h1>Apple Inc. (AAPL)</h1>" in page
+    services_of(app).close()
+
+
+def test_a_page_that_fails_to_render_never_costs_the_report(settings, receiver):
+    app = start_app(settings, pipeline=Pipeline(render=_boom))
+    _, job = run_job(app, receiver, "AAPL")
+    store = services_of(app).store
+    assert job.status is JobStatus.COMPLETED and not job.refunded
+    assert store.get_report(job.report_id)["ticker"] == "AAPL" and store.get_report_html(job.report_id) is None
+    services_of(app).close()
+
+
 def test_claude_summaries_and_cost_reach_the_report(settings_factory, edgar, receiver):
     from anthropic_standin import AnthropicStandIn
 

@@ -202,3 +202,20 @@ def store_job_with_refund(store):
     req = running(store)
     store.complete_job(req.job_id, owner=OWNER, report=report_record(), refund=True, refund_reason="x")
     return req
+
+
+def test_rls_users_read_the_rendered_page_of_their_own_reports_only(store, database):
+    """The front end shows a user the page through the Data API, under the report's own policy."""
+    from dataclasses import replace
+
+    pages = {}
+    for name in ("alice", "bob"):
+        req = request()
+        store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+        store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
+        store.complete_job(req.job_id, owner=OWNER, report=replace(report_record(), html=f"<p>{name}</p>"), refund=False, refund_reason=None)
+        pages[name] = req
+    with psycopg.connect(database) as conn:
+        as_role(conn, "authenticated", pages["alice"].user_id)
+        assert conn.execute("SELECT job_id::text, html FROM public.reports").fetchall() == [(pages["alice"].job_id, "<p>alice</p>")]
+

@@ -105,3 +105,33 @@ def test_a_file_written_before_the_ledger_is_upgraded(tmp_path):
     job = store.get_job("j1")
     assert job.accepted and not job.awaiting_worker  # recorded before the ledger: accepted when recorded
     assert store.credit_tokens("u1", 2, "pi_1").balance == 2 and store.ledger("u1")[0]["reference"] == "pi_1"
+
+
+def test_a_store_file_from_before_the_html_column_gains_it(tmp_path):
+    """`make run` keeps var/report-worker.db across upgrades: its reports table gets the html column,
+    old reports read as before (no page), new ones keep theirs."""
+    import sqlite3
+    from dataclasses import replace
+
+    import database
+
+    path = str(tmp_path / "old.db")
+    old_schema = database._SCHEMA.replace(",\n    html          TEXT\n);", "\n);", 1)
+    assert "html" not in old_schema.split("CREATE TABLE IF NOT EXISTS token_balances")[0]
+    conn = sqlite3.connect(path)
+    conn.executescript(old_schema)
+    conn.execute("INSERT INTO report_jobs (job_id, user_id, ticker, fingerprint, status, stage, created_at, updated_at) "
+                 "VALUES ('j1', 'u1', 'AAPL', 'f', 'completed', 'done', 'now', 'now')")
+    conn.execute("INSERT INTO reports (id, job_id, user_id, ticker, report, is_valid, created_at) VALUES ('r1', 'j1', 'u1', 'AAPL', '{\"ticker\": \"AAPL\"}', 1, 'now')")
+    conn.commit()
+    conn.close()
+
+    store = SQLiteStore(path)
+    assert store.get_report("r1") == {"ticker": "AAPL"} and store.get_report_html("r1") is None
+    req = request()
+    store.create_job(req, lease_owner=OWNER, lease_seconds=30)
+    store.claim_job(req.job_id, owner=OWNER, lease_seconds=30)
+    record = replace(report_record(), html="<p>page</p>")
+    store.complete_job(req.job_id, owner=OWNER, report=record, refund=False, refund_reason=None)
+    assert store.get_report_html(record.report_id) == "<p>page</p>"
+    assert SQLiteStore(path).get_report_html(record.report_id) == "<p>page</p>"  # opening it again changes nothing
