@@ -46,6 +46,8 @@ KINDS = (
 STORED = 60  # highlights kept in the stored report
 QUOTE_CHARS = 420
 REDLINE_CHARS = 2400
+HEAD = 20  # the highlights a reader sees first (the page opens these); the tail's redlines are shorter
+TAIL_REDLINE_CHARS = 800
 RISK_FACTOR_ADDED, RISK_FACTOR_REMOVED = 0.5, 0.45  # a new one gains up to 0.2 more by the names it brings
 SAID_AGAIN = 0.6  # word overlap (Jaccard) at which a dropped paragraph is a new one's earlier year
 ROLLED_OFF = 0.2  # a dropped paragraph about the year that left the comparison ranks at this share
@@ -169,6 +171,8 @@ def rank(key_figures: dict, diff: FilingDiff, older: ExtractedFiling | None = No
     for n, highlight in enumerate(kept, start=1):
         highlight.id, highlight.rank = f"h{n}", n
         highlight.materiality = min(1.0, highlight.materiality)
+        if n > HEAD and highlight.redline:  # the long tail stays compact: the report within 300 KB
+            highlight.redline = _clip_redline(highlight.redline, TAIL_REDLINE_CHARS)
     return kept
 
 
@@ -266,7 +270,7 @@ def _metric_highlights(key_figures: dict, diff: FilingDiff, context: _Context, c
                 size = min(0.5, abs(change["absolute"]) / context.revenue * 10 + min(0.1, abs(percent) / 400))
             else:
                 size = min(0.5, abs(percent) / 40)
-            move = wording.percent(percent, signed=True)
+            move = wording.percent(percent, plus=True)
         reasons = ["key figure", f"{metric['label'].lower()} {move}"]
         if metric.get("restated"):
             reasons.append("prior year restated in the newer filing")
@@ -632,11 +636,11 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         new_quote = {"text": _sentence_of(change.new_text or "", figure.new_text), "link": _fact_or_text(context.newer_url, figure.new_fact, change.new_text, figure.new_text)}
     else:
         if change.old_text:
-            old_quote = {"text": _clip_chars(_changed_sentence(change.redline or "", old=True) or _first_sentence(change.old_text)),
-                         "link": _text_link(context.older_url, change.old_text)}
+            text = _clip_chars(_changed_sentence(change.redline or "", old=True) or _first_sentence(change.old_text))
+            old_quote = {"text": text, "link": _text_link(context.older_url, text)}
         if change.new_text:
-            new_quote = {"text": _clip_chars(_changed_sentence(change.redline or "") or _first_sentence(change.new_text)),
-                         "link": _text_link(context.newer_url, change.new_text)}
+            text = _clip_chars(_changed_sentence(change.redline or "") or _first_sentence(change.new_text))
+            new_quote = {"text": text, "link": _text_link(context.newer_url, text)}
     return Highlight(
         kind=kind, item=item, headline=_headline(item, kind, change, figure, new_quote, old_quote),
         materiality=materiality, reasons=reasons,
@@ -903,7 +907,18 @@ def _clip_redline(redline: str | None, limit: int = REDLINE_CHARS, context: int 
         chosen.add(n)
         used += size
     text = " … ".join(redline[spans[n][0]:spans[n][1]].strip() for n in sorted(chosen))
-    return ("… " if windows and windows[0][0] > 0 else "") + text + (" …" if windows and windows[-1][1] < len(redline) else "")
+    text = ("… " if windows and windows[0][0] > 0 else "") + text + (" …" if windows and windows[-1][1] < len(redline) else "")
+    return _cut_inside(text, limit) if len(text) > limit else text
+
+
+def _cut_inside(redline: str, limit: int) -> str:
+    """One change longer than the limit (a whole new risk factor) is cut at a word, its mark closed."""
+    cut = redline[:limit].rsplit(" ", 1)[0]
+    opened = max(cut.rfind("{+"), cut.rfind("[-"))
+    closed = max(cut.rfind("+}"), cut.rfind("-]"))
+    if opened > closed:
+        cut += "+}" if cut[opened] == "{" else "-]"
+    return cut + " …"
 
 
 def _outside_marks(text: str, at: int) -> int:
@@ -951,9 +966,11 @@ def _item_name(item: str) -> str:
 
 
 def _text_link(url: str | None, text: str | None) -> str | None:
-    """A link to the words in the SEC document: a text fragment (#:~:text=) of their first words."""
+    """A link to the quoted words in the SEC document: a text fragment (#:~:text=) of their first
+    words (of a table row, its label: the page shows no " | ")."""
     if not url or not text:
         return url
+    text = text.split(" | ")[0]
     words = " ".join(re.sub(r"\[-.*?-\]|\{\+|\+\}", "", text).split()[:8])
     if not words:
         return url

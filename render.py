@@ -30,9 +30,9 @@ from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
 from section_extractor import ITEM_ORDER, ITEM_TITLES
+from wording import DASH, MINUS, figure, money, percent  # noqa: F401  (money: the figures' one rule, re-exported)
+from wording import sign as _sign
 
-MINUS = "\u2212"  # a real minus sign: "−5.7%", never a hyphen
-DASH = "\u2014"  # a value the report does not have
 OPEN_HIGHLIGHTS = 20  # highlights shown open; the rest of the ranked list is one click away
 REDLINE_CONTEXT_WORDS = 12  # an unchanged run longer than twice this keeps this many words at each end
 CHART_MAX_PERCENT = 100.0  # the chart's axis ends here; a larger change is drawn to the edge and labelled
@@ -41,70 +41,8 @@ CHART_MAX_PERCENT = 100.0  # the chart's axis ends here; a larger change is draw
 # Figures, formatted for readers
 # --------------------------------------------------------------------------------------------------
 
-_SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"))
-_KNOWN_UNITS = ("USD", "USD/share", "shares", "pure", "%", "pp", "bps", "x")
-
-
 def _finite(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _sign(value: float, *, plus: bool = False) -> str:
-    return MINUS if value < 0 else ("+" if plus and value > 0 else "")
-
-
-def _scaled(size: float) -> str:
-    """416,161,000,000 -> "416.2 billion"; below a million, grouped digits."""
-    for threshold, name in _SCALES:
-        if round(size / threshold, 1) >= 1:
-            return f"{size / threshold:,.1f} {name}"
-    return f"{size:,.0f}" if size >= 100 or size == int(size) else f"{size:,.2f}"
-
-
-def money(value: float, *, per_share: bool = False, plus: bool = False) -> str:
-    """$416.2 billion, −$1.3 million, $7.46 (per share), +$25.1 billion (`plus`)."""
-    size = abs(value)
-    text = f"{size:,.2f}" if per_share or size < 1000 else _scaled(size)
-    return f"{_sign(value, plus=plus)}${text}"
-
-
-def percent(value: float, *, plus: bool = False, digits: int = 1) -> str:
-    """46.9%, −5.7%; `plus` writes +6.4%. Changes of 100% or more drop the decimals (+581%)."""
-    size = abs(value)
-    text = f"{size:,.0f}" if size >= 100 else f"{size:.{digits}f}"
-    return f"{_sign(value, plus=plus)}{text}%"
-
-
-def _trimmed(value: float, digits: int = 2) -> str:
-    text = f"{abs(value):,.{digits}f}"
-    return _sign(value) + (text.rstrip("0").rstrip(".") if "." in text else text)
-
-
-def figure(value: Any, unit: str | None, *, plus: bool = False) -> str:
-    """Any value of the report in its unit; a dash when there is none."""
-    if not _finite(value):
-        return DASH
-    sign = "+" if plus and value > 0 else ""
-    if unit == "USD":
-        return money(value, plus=plus)
-    if unit == "USD/share":
-        return money(value, per_share=True, plus=plus)
-    if unit == "pure":  # a fraction: 0.469 is 46.9%
-        return percent(value * 100, plus=plus)
-    if unit == "%":  # as printed: 6.4 is 6.4%, 4.75 stays 4.75%
-        return f"{sign}{_trimmed(value)}%"
-    if unit == "pp":
-        return f"{sign}{_trimmed(value)} pp"
-    if unit == "bps":
-        return f"{sign}{_trimmed(value, 0)} bps"
-    if unit == "x":
-        return f"{sign}{_trimmed(value)}x"
-    counted = _sign(value, plus=plus) + (_scaled(abs(value)) if abs(value) >= 1e6 else _trimmed(abs(value)))
-    if unit == "shares":
-        return f"{counted} shares"
-    if unit and unit not in _KNOWN_UNITS:  # a counted noun: "166,000 employees"
-        return f"{counted} {unit}"
-    return counted
 
 
 def change_of(change: dict | None, unit: str | None) -> tuple[str, str | None, int]:

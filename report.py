@@ -6,6 +6,7 @@ never drift apart. README.md documents every field; bump `SCHEMA_VERSION` on inc
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -17,6 +18,8 @@ from section_extractor import ITEM_ORDER, ExtractedFiling
 from sec_fetcher import AnnualReportPair
 
 SCHEMA_VERSION = 2
+MAX_BYTES = 300_000  # the stored report (JSON, UTF-8); larger ones are compacted (`within_size`)
+HEAD_HIGHLIGHTS = 20  # the highlights a reader sees first keep their redlines whatever the size
 
 
 def build_report(
@@ -34,7 +37,7 @@ def build_report(
     generation_time_seconds: float,
     stage_seconds: dict[str, float],
 ) -> dict[str, Any]:
-    return {
+    return within_size({
         "schema_version": SCHEMA_VERSION,
         "report_id": report_id,
         "job_id": job_id,
@@ -65,4 +68,38 @@ def build_report(
         "stage_seconds": {k: round(v, 3) for k, v in stage_seconds.items()},
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "worker_version": defaults.VERSION,
-    }
+        "compacted": [],
+    })
+
+
+def within_size(report: dict[str, Any], max_bytes: int = MAX_BYTES) -> dict[str, Any]:
+    """The long tail made compact until the report fits: fewer number changes per item in the diff,
+    then no redlines past the first highlights, then fewer highlights. `compacted` names each step
+    taken; what a reader sees first (key figures, the first highlights, the summaries) is kept."""
+    steps = (
+        ("diff number changes: 10 per item", lambda r: _keep_number_changes(r, 10)),
+        (f"highlights after the first {HEAD_HIGHLIGHTS}: no redline", _drop_tail_redlines),
+        ("diff number changes: 3 per item", lambda r: _keep_number_changes(r, 3)),
+        ("highlights: the first 30", lambda r: r.__setitem__("highlights", r["highlights"][:30])),
+    )
+    for name, step in steps:
+        if _size(report) <= max_bytes:
+            break
+        step(report)
+        report["compacted"].append(name)
+    return report
+
+
+def _size(report: dict[str, Any]) -> int:
+    return len(json.dumps(report, ensure_ascii=False, default=str).encode())
+
+
+def _keep_number_changes(report: dict[str, Any], count: int) -> None:
+    for item in report["diff"]["items"].values():
+        if len(item.get("number_changes") or ()) > count:
+            item["number_changes"] = item["number_changes"][:count]  # stored most telling first
+
+
+def _drop_tail_redlines(report: dict[str, Any]) -> None:
+    for highlight in report["highlights"][HEAD_HIGHLIGHTS:]:
+        highlight["redline"] = None

@@ -10,71 +10,82 @@ from __future__ import annotations
 import math
 
 MINUS = "\u2212"  # a real minus sign for display
+DASH = "\u2014"  # a value the report does not have
 _SCALES = ((1e12, "trillion"), (1e9, "billion"), (1e6, "million"), (1e3, "thousand"))
 _CURRENCY = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+_KNOWN_UNITS = ("USD", "EUR", "GBP", "JPY", "shares", "pure", "%", "pp", "bps", "x")
 
 
-def money(value: float, unit: str = "USD", digits: int = 1) -> str:
-    """$416.2 billion, $112.0 billion, $950 million, −$1.3 million, $7.46 (per share)."""
-    symbol = _CURRENCY.get(unit.split("/")[0], unit.split("/")[0] + " ")
-    sign = MINUS if value < 0 else ""
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def sign(value: float, *, plus: bool = False) -> str:
+    return MINUS if value < 0 else ("+" if plus and value > 0 else "")
+
+
+def _scaled(size: float) -> str:
+    """416,161,000,000 -> "416.2 billion" (one decimal, as filings print billions); 999,960,000 ->
+    "1.0 billion", never "1,000.0 million"."""
+    for threshold, name in _SCALES[:3]:
+        if round(size / threshold, 1) >= 1:
+            return f"{size / threshold:,.1f} {name}"
+    return f"{size:,.0f}" if size >= 100 or size == int(size) else f"{size:,.2f}"
+
+
+def money(value: float, unit: str = "USD", *, plus: bool = False) -> str:
+    """$416.2 billion, $112.0 billion, −$1.3 million, $7.46 (per share), +$25.1 billion (`plus`)."""
+    currency = unit.split("/")[0]
+    symbol = _CURRENCY.get(currency, currency + " ")
     size = abs(value)
-    if unit.endswith("/share") or size < 1e4:
-        return f"{sign}{symbol}{size:,.2f}"
-    for threshold, name in _SCALES:
-        if size >= threshold:
-            scaled = size / threshold
-            text = f"{scaled:,.{digits}f}" if scaled < 1000 else f"{scaled:,.0f}"
-            if threshold < 1e9:  # "$950 million", "$1.5 million"; billions keep their decimal: "$112.0 billion"
-                text = text.rstrip("0").rstrip(".") if "." in text else text
-            return f"{sign}{symbol}{text} {name}"
-    return f"{sign}{symbol}{size:,.0f}"
+    text = f"{size:,.2f}" if unit.endswith("/share") or size < 1000 else _scaled(size)
+    return f"{sign(value, plus=plus)}{symbol}{text}"
 
 
 def count(value: float, noun: str | None = None) -> str:
-    """166,000 employees; 14.8 billion shares."""
-    sign = MINUS if value < 0 else ""
+    """1,789,000 vehicles (exact, as written); 14.8 billion shares; 166,000 employees."""
     size = abs(value)
     if size >= 1e9 or (size >= 1e6 and size % 1e5 == 0):
-        for threshold, name in _SCALES[:3]:
-            if size >= threshold:
-                text = f"{size / threshold:,.2f}".rstrip("0").rstrip(".")
-                return f"{sign}{text} {name}" + (f" {noun}" if noun else "")
-    text = f"{size:,.0f}" if size == int(size) else f"{size:,.2f}".rstrip("0").rstrip(".")
-    return f"{sign}{text}" + (f" {noun}" if noun else "")
+        text = _scaled(size)
+    else:
+        text = f"{size:,.0f}" if size == int(size) else f"{size:,.2f}".rstrip("0").rstrip(".")
+    return sign(value) + text + (f" {noun}" if noun else "")
 
 
-def percent(value: float, digits: int = 1, signed: bool = False) -> str:
-    """6.4%, 75.0%, −5.7%; `signed` writes +6.4%. The decimal stays, as filings print it."""
-    text = f"{abs(value):.{digits}f}"
-    sign = MINUS if value < 0 else ("+" if signed and value > 0 else "")
-    return f"{sign}{text}%"
+def percent(value: float, *, plus: bool = False, digits: int = 1) -> str:
+    """6.4%, 75.0% (the decimal stays, as filings print it), −5.7%; `plus` writes +6.4%; a change of
+    100% or more drops the decimals (+581%)."""
+    size = abs(value)
+    text = f"{size:,.0f}" if size >= 100 else f"{size:.{digits}f}"
+    return f"{sign(value, plus=plus)}{text}%"
 
 
-def figure(value: float | None, unit: str | None) -> str:
-    """Any figure of the report in its unit."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if unit in ("USD", "EUR", "GBP", "JPY") or (unit or "").endswith("/share"):
-        return money(value, unit)
-    if unit == "pure":
-        return percent(value * 100)
-    if unit == "%":
-        return percent(value)
+def figure(value, unit: str | None, *, plus: bool = False) -> str:
+    """Any figure of the report in its unit, as a table cell or a sentence shows it; a dash when
+    there is none."""
+    if not _finite(value):
+        return DASH
+    mark = "+" if plus and value > 0 else ""
+    if unit in _CURRENCY or (unit or "").endswith("/share"):
+        return money(value, unit, plus=plus)
+    if unit == "pure":  # a fraction: 0.469 is 46.9%
+        return percent(value * 100, plus=plus)
+    if unit == "%":  # as printed: 6.4 is 6.4%, 4.75 stays 4.75%
+        return f"{mark}{_plain(value)}%"
     if unit == "pp":
-        return f"{_plain(value)} percentage points"
+        return f"{mark}{_plain(value)} pp"
     if unit == "bps":
-        return f"{_plain(value)} basis points"
+        return f"{mark}{_plain(value, 0)} bps"
     if unit == "x":
-        return f"{_plain(value)}x"
-    if unit == "shares":
-        return count(value, "shares")
-    return count(value, unit)
+        return f"{mark}{_plain(value)}x"
+    noun = unit if unit and unit not in _KNOWN_UNITS else ("shares" if unit == "shares" else None)
+    return mark + count(value, noun)
 
 
-def _plain(value: float) -> str:
-    text = f"{abs(value):,.2f}".rstrip("0").rstrip(".")
-    return (MINUS if value < 0 else "") + text
+def _plain(value: float, digits: int = 2) -> str:
+    """A number with at most `digits` decimals, trailing zeros dropped: 2.27, 4.75, 190."""
+    text = f"{abs(value):,.{digits}f}"
+    return sign(value) + (text.rstrip("0").rstrip(".") if "." in text else text)
 
 
 def change_sentence(label: str, old: float | None, new: float | None, unit: str | None, *, period: str | None = None,

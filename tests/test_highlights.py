@@ -132,7 +132,7 @@ def test_wording_keeps_signs_units_and_losses():
     assert wording.change_sentence("Net income", -2.2e9, -11.8e9, "USD") == (
         "Net income was a loss of $11.8 billion: the loss widened from $2.2 billion.")
     assert wording.change_sentence("Gross margin", 0.462, 0.469, "pure") == "Gross margin rose 0.7 points to 46.9%, from 46.2%."
-    assert wording.change_sentence("Operating income", 1e9, -5e8, "USD").startswith("Operating income swung to \u2212$500 million")
+    assert wording.change_sentence("Operating income", 1e9, -5e8, "USD").startswith("Operating income swung to \u2212$500.0 million")
 
 
 def test_a_removed_paragraph_and_an_item_diff_without_filings_still_rank():
@@ -207,3 +207,19 @@ def test_a_figure_is_shown_once():
                       {"7": FILLER + ["(in millions) | 2025 | 2024", row.format("(77,658)", "(52,729)"), "Other | 2",
                                       "(in millions) | 2025 | 2024", row.format("(77,658)", "(52,729)")]})
     assert sum("Purchases of property and equipment" in h.headline for h in found) == 1
+
+
+def test_a_quotes_link_finds_the_quoted_words():
+    """Found in review (WMT FY2025): the quote was MD&A's operating cash flow sentence, its link the
+    paragraph's first words ("We define free cash flow..."): a reader who clicked landed elsewhere."""
+    from urllib.parse import unquote
+
+    lead = "We define free cash flow as net cash provided by operating activities less capital expenditures."
+    found, _ = ranked({"7": FILLER + [lead + " We had net cash provided by operating activities of $35.7 billion in fiscal 2024."]},
+                      {"7": FILLER + [lead + " We had net cash provided by operating activities of $36.4 billion in fiscal 2025, "
+                                      "up on higher sales at our stores and clubs."]})
+    quoted = [q for h in found for q in h.quotes.values() if q and "#:~:text=" in (q.get("link") or "")]
+    assert quoted
+    for quote in quoted:
+        words = unquote(quote["link"].split("#:~:text=")[1])
+        assert quote["text"].startswith(words), (words, quote["text"])

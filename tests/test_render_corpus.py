@@ -8,6 +8,8 @@ screenshots and PDFs go to var/render/ for review (git-ignored).
 
 from __future__ import annotations
 
+import json
+
 import re
 
 import pytest
@@ -21,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 ARTIFACTS = ROOT / "var" / "render"
 MAX_PAGE_BYTES = 500_000  # issue 14: the page of every corpus pair within 500 KB
+MAX_REPORT_BYTES = 300_000  # and the stored report JSON within 300 KB
 VIEWPORTS = {"phone": (390, 844, True), "desktop": (1280, 900, False)}
 PAPERS = {"A4": (210.0, 297.0), "Letter": (215.9, 279.4)}  # millimetres
 PRINT_PAGES = ("AAPL-2025", "IBM-2024")  # printed to PDF for review; every page is laid out for print
@@ -72,6 +75,12 @@ def browser():
     require(available(), f"Chromium is not installed at {CHROMIUM} (Debian package chromium; .ci/run installs it)")
     with Browser() as chromium:
         yield chromium
+
+
+def test_every_corpus_report_is_within_300_kb(pages):
+    """Issue 14: the stored report JSON (as the store writes it) of every corpus pair within 300 KB."""
+    sizes = {name: len(json.dumps(report).encode()) for name, (report, _) in pages.items()}
+    assert len(sizes) == 13 and {name: size for name, size in sizes.items() if size > MAX_REPORT_BYTES} == {}, sizes
 
 
 def test_every_corpus_page_is_within_500_kb(pages):
