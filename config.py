@@ -193,11 +193,13 @@ class _Reader:
         return value.rstrip("/")
 
     def hosts(self, name: str) -> tuple[str, ...]:
+        """Host names, each optionally with the one port a callback to it may name (`host:8443`)."""
         value = self.raw(name) or ""
         hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
-        for host in hosts:
-            if "/" in host or ":" in host or " " in host:
-                self.errors.append(f"{name} entry {host!r} must be a bare host name (e.g. abc.supabase.co)")
+        for entry in hosts:
+            host, _, port = entry.partition(":")
+            if "/" in entry or " " in entry or not host or (port and not (port.isdigit() and 1 <= int(port) <= 65535)):
+                self.errors.append(f"{name} entry {entry!r} must be a host name, optionally with a port (e.g. abc.supabase.co)")
         return hosts
 
 
