@@ -2,9 +2,10 @@
 
 Jobs run in threads inside the worker processes, which shapes three choices:
 - workers are never recycled (`max_requests = 0`): recycling would kill running jobs;
-- on SIGTERM a worker stops taking jobs (503 on /generate-report and /ready), then lets running jobs
-  finish within GRACEFUL_TIMEOUT_SECONDS before it exits; jobs still queued keep their lease and are
-  ended by another process's sweeper once it expires;
+- on SIGTERM the master closes the listening socket (new connections are refused) and each worker
+  stops taking jobs (a request in flight gets 503), then lets running jobs finish within
+  GRACEFUL_TIMEOUT_SECONDS before it exits; jobs still queued keep their lease and are ended by
+  another process's sweeper once it expires;
 - Prometheus samples of all workers are aggregated through PROMETHEUS_MULTIPROC_DIR.
 Settings come from the same typed settings object as the app, so a bad value stops the master
 before any worker starts.
