@@ -19,7 +19,7 @@ LOG_LEVEL = "INFO"
 # --- Jobs -----------------------------------------------------------------------------------------
 QUEUE_BACKEND = "thread"  # thread (in-process pool) | rq (Redis Queue)
 MAX_CONCURRENT_JOBS = 4  # jobs running at once, per process
-MAX_QUEUED_JOBS = 20  # jobs waiting for a slot, per process; beyond this POST answers 429
+MAX_QUEUED_JOBS = 20  # jobs waiting for a slot in the instance (its processes share one queue); beyond this POST answers 429
 QUEUE_FULL_RETRY_AFTER_SECONDS = 30
 JOB_TIMEOUT_SECONDS = 300
 JOB_LEASE_SECONDS = 60  # a job whose lease is not renewed for this long is presumed dead
