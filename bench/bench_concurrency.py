@@ -14,8 +14,9 @@ bytes), posts a warm-up batch, then `--jobs` POSTs at once, and reads from outsi
 
 Two modes: `offline` (no Anthropic key: the extractive summarizer, all CPU) and `claude` (the real
 SDK against the Anthropic stand-in answering each request after `--claude-latency` seconds: waiting
-on Claude is not CPU). Each setting runs `--repeat` times; the table shows medians (and the spread of
-jobs/min). `--env NAME=VALUE` adds a setting to every run (e.g. MALLOC_ARENA_MAX=2).
+on Claude is not CPU). Each setting runs `--repeat` times, the settings taking turns so that a machine
+slowing down meanwhile slows them all; the table shows medians (and the spread of jobs/min).
+`--env NAME=VALUE` adds a setting to every run (e.g. MALLOC_ARENA_MAX=2).
 
     python -m bench.bench_concurrency [--settings 2x8x4,2x4x1] [--modes offline,claude] [--repeat 3]
 """
@@ -35,7 +36,7 @@ from bench.service import Service, StandIns
 
 # one ticker of each corpus pair, each a full report
 TICKERS = ["AAPL", "ADBE", "AMZN", "BA", "GOOGL", "IBM", "JNJ", "MA", "NVDA", "PG", "TSLA", "WMT"]
-DEFAULT_SETTINGS = "2x8x4,2x4x1,2x4x2,2x4x3,1x4x2,3x4x1,2x2x1"
+DEFAULT_SETTINGS = "2x8x4,2x4x1,2x4x2,2x4x3,2x4x4"  # the old defaults, then the neighbourhood of the new
 
 
 def parse_setting(text: str) -> tuple[int, int, int]:
@@ -122,15 +123,16 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-concurrency-cache-") as cache_dir:
         for mode in args.modes.split(","):
             latency = args.claude_latency if mode == "claude" else None
-            rows = []
+            results: dict[tuple, list[dict]] = {setting: [] for setting in settings}
             with StandIns(claude_latency=latency) as standins:
-                for setting in settings:
-                    results = [run_once(standins, cache_dir, setting, args.jobs, extra_env) for _ in range(args.repeat)]
-                    for r in results:
-                        r["mode"] = mode
-                    everything.extend(results)
-                    rows.append(summarize(results))
-                    print(f"  {mode} {results[0]['setting']}: {rows[-1][1]} jobs/min", flush=True)
+                # settings take turns (A B C A B C ...): a machine that slows down meanwhile slows them all
+                for n in range(args.repeat):
+                    for setting in settings:
+                        result = {**run_once(standins, cache_dir, setting, args.jobs, extra_env), "mode": mode, "round": n}
+                        results[setting].append(result)
+                        everything.append(result)
+                        print(f"  {mode} round {n + 1}: {result['setting']} {result['jobs_per_min']:.0f} jobs/min", flush=True)
+            rows = [summarize(results[setting]) for setting in settings]
             title = (f"{mode}: {args.jobs} jobs posted at once, warm EDGAR cache, median of {args.repeat}"
                      + (f", Claude stand-in {latency:g} s per request" if latency else "")
                      + (f", {' '.join(args.env)}" if args.env else ""))
