@@ -56,10 +56,8 @@ OPENAPI_PATH = Path(__file__).with_name("openapi.json")
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
     settings = settings or Settings.from_env()
     observability.setup(settings, release=f"{defaults.SERVICE_NAME}@{defaults.VERSION}")
-    if not settings.worker_secret:
-        log.warning("WORKER_SECRET is not set: the API accepts requests without authentication (development only)")
-    if not settings.sec_user_agent:
-        log.warning("SEC_USER_AGENT is not set: jobs will fail until it names you and a contact e-mail (development only)")
+    for warning in settings.warnings():
+        log.warning(warning)
 
     app = Flask("report_worker")
     app.config["MAX_CONTENT_LENGTH"] = defaults.MAX_REQUEST_BYTES

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import math
 import os
 import re
@@ -98,6 +99,22 @@ class Settings:
     @property
     def is_development(self) -> bool:
         return self.app_env == "development"
+
+    def warnings(self) -> list[str]:
+        """What development allows but an operator should know at start (logged by the app)."""
+        notes = []
+        if not self.worker_secret:
+            notes.append("WORKER_SECRET is not set: the API accepts requests without authentication (development only)")
+        if not self.callback_secret:
+            notes.append("CALLBACK_SECRET is not set: callbacks are sent unsigned, receivers cannot verify them (development only)")
+        if not self.sec_user_agent:
+            notes.append("SEC_USER_AGENT is not set: jobs will fail until it names you and a contact e-mail (development only)")
+        if self.queue_backend == "rq" and self.store_backend == "sqlite":
+            notes.append(
+                "QUEUE_BACKEND=rq with the SQLite store works only while every rq worker runs on this machine with the same "
+                "SQLITE_PATH (development only; production needs the Supabase store)"
+            )
+        return notes
 
     @property
     def store_backend(self) -> str:
@@ -195,17 +212,20 @@ class _Reader:
         return value.rstrip("/")
 
     def hosts(self, name: str) -> tuple[str, ...]:
+        """Host names, each optionally with the one port a callback to it may name (`host:8443`)."""
         value = self.raw(name) or ""
         hosts = tuple(h.strip().lower() for h in value.split(",") if h.strip())
-        for host in hosts:
-            if "/" in host or ":" in host or " " in host:
-                self.errors.append(f"{name} entry {host!r} must be a bare host name (e.g. abc.supabase.co)")
+        for entry in hosts:
+            host, _, port = entry.partition(":")
+            if "/" in entry or " " in entry or not host or (port and not (port.isdigit() and 1 <= int(port) <= 65535)):
+                self.errors.append(f"{name} entry {entry!r} must be a host name, optionally with a port (e.g. abc.supabase.co)")
         return hosts
 
 
 def _parse(env: Mapping[str, str]) -> Settings:
     r = _Reader(env)
-    app_env = r.choice("APP_ENV", defaults.APP_ENV, ENVIRONMENTS)
+    # APP_ENV_DEFAULT applies only where neither the environment nor .env sets APP_ENV (make run: development)
+    app_env = r.choice("APP_ENV", r.choice("APP_ENV_DEFAULT", defaults.APP_ENV, ENVIRONMENTS), ENVIRONMENTS)
     strict = app_env != "development"  # test (staging) is held to production's rules
 
     settings = Settings(
@@ -319,8 +339,18 @@ def _parse(env: Mapping[str, str]) -> Settings:
         r.errors.append("SEC_USER_AGENT must contain a name and a contact e-mail address, e.g. 'Acme Research ops@acme.com'")
     if bool(settings.supabase_url) != bool(settings.supabase_service_key):
         r.errors.append("SUPABASE_URL and SUPABASE_SERVICE_KEY must be set together")
+    if settings.supabase_url:
+        r.errors.extend(supabase_url_problems(settings.supabase_url))
+    if settings.supabase_service_key:
+        r.errors.extend(supabase_key_problems(settings.supabase_service_key))
     if settings.queue_backend == "rq" and not settings.redis_url:
         r.errors.append("QUEUE_BACKEND=rq needs REDIS_URL")
+    if strict and settings.queue_backend == "rq" and settings.store_backend == "sqlite":
+        r.errors.append(
+            "QUEUE_BACKEND=rq needs the Supabase store (SUPABASE_URL and SUPABASE_SERVICE_KEY): the RQ workers and "
+            "the web service each have their own SQLite file, so no worker would ever see a job (use QUEUE_BACKEND=thread "
+            "for a single service with SQLite)"
+        )
     if settings.heartbeat_interval_seconds >= settings.job_lease_seconds:
         r.errors.append("HEARTBEAT_INTERVAL_SECONDS must be shorter than JOB_LEASE_SECONDS")
     for name, value in (("ANTHROPIC_MODEL", settings.anthropic_model), ("ANTHROPIC_SMALL_MODEL", settings.anthropic_small_model)):
@@ -331,6 +361,44 @@ def _parse(env: Mapping[str, str]) -> Settings:
     if r.errors:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(r.errors))
     return settings
+
+
+_SUPABASE_SECRET_KEY = re.compile(r"sb_secret_[A-Za-z0-9_\-]+")
+_JWT = re.compile(r"[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
+
+
+def supabase_url_problems(url: str) -> list[str]:
+    """The project URL as the dashboard shows it: https://<ref>.supabase.co (http only for a local Supabase)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https" and not (parts.scheme == "http" and host in ("localhost", "127.0.0.1", "::1")):
+        return [f"SUPABASE_URL={url!r} must use https (http only for a local Supabase on localhost)"]
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        return [f"SUPABASE_URL={url!r} must be the project URL alone, e.g. https://abc.supabase.co (no path such as /rest/v1)"]
+    try:
+        parts.port
+    except ValueError:
+        return [f"SUPABASE_URL={url!r} has an invalid port"]
+    return []
+
+
+def supabase_key_problems(key: str) -> list[str]:
+    """The secret key (sb_secret_...) or the legacy service_role JWT; a publishable or anon key cannot write."""
+    if key.startswith("sb_publishable_"):
+        return ["SUPABASE_SERVICE_KEY is a publishable key: use the secret key (sb_secret_...) or the legacy service_role JWT"]
+    if _SUPABASE_SECRET_KEY.fullmatch(key):
+        return []
+    if _JWT.fullmatch(key):
+        try:
+            payload = key.split(".")[1]
+            claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (ValueError, binascii.Error):
+            return ["SUPABASE_SERVICE_KEY looks like a JWT but its payload cannot be read: copy the whole key again"]
+        role = claims.get("role") if isinstance(claims, dict) else None
+        if role != "service_role":
+            return [f"SUPABASE_SERVICE_KEY is a JWT for the role {role!r}: use the secret key (sb_secret_...) or the service_role JWT"]
+        return []
+    return ["SUPABASE_SERVICE_KEY is malformed: expected the secret key (sb_secret_...) or the legacy service_role JWT (eyJ...)"]
 
 
 def _log_level(r: _Reader) -> str:

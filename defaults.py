@@ -10,16 +10,18 @@ VERSION = "0.1.0"
 
 # --- HTTP -----------------------------------------------------------------------------------------
 APP_ENV = "production"  # development | test | production
-WEB_CONCURRENCY = 2  # gunicorn worker processes
-WEB_THREADS = 8  # request threads per worker process (gthread)
+# Sizes measured with bench/bench_concurrency.py on 2 cores (README "Sizing"): the pipeline is CPU-bound
+# offline and waits on Claude otherwise; 3 jobs per process was within noise of the best in both.
+WEB_CONCURRENCY = 2  # gunicorn worker processes: one per core
+WEB_THREADS = 4  # request threads per worker process (gthread); 8 answered no faster
 GRACEFUL_TIMEOUT_SECONDS = 60  # on SIGTERM, running jobs get this long to finish
 MAX_REQUEST_BYTES = 16 * 1024  # POST bodies above this answer 413
 LOG_LEVEL = "INFO"
 
 # --- Jobs -----------------------------------------------------------------------------------------
 QUEUE_BACKEND = "thread"  # thread (in-process pool) | rq (Redis Queue)
-MAX_CONCURRENT_JOBS = 4  # jobs running at once, per process
-MAX_QUEUED_JOBS = 20  # jobs waiting for a slot, per process; beyond this POST answers 429
+MAX_CONCURRENT_JOBS = 3  # jobs running at once, per process
+MAX_QUEUED_JOBS = 20  # jobs waiting for a slot in the instance (its processes share one queue); beyond this POST answers 429
 QUEUE_FULL_RETRY_AFTER_SECONDS = 30
 JOB_TIMEOUT_SECONDS = 300
 JOB_LEASE_SECONDS = 60  # a job whose lease is not renewed for this long is presumed dead

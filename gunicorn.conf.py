@@ -2,9 +2,12 @@
 
 Jobs run in threads inside the worker processes, which shapes three choices:
 - workers are never recycled (`max_requests = 0`): recycling would kill running jobs;
-- on SIGTERM a worker stops taking jobs (503 on /generate-report and /ready), then lets running jobs
-  finish within GRACEFUL_TIMEOUT_SECONDS before it exits; jobs still queued keep their lease and are
-  ended by another process's sweeper once it expires;
+- on SIGTERM the master closes the listening socket (new connections are refused) and each worker
+  stops taking jobs (a request in flight gets 503), then lets running jobs finish within
+  GRACEFUL_TIMEOUT_SECONDS before it exits; jobs still queued keep their lease and are ended by
+  another process's sweeper once it expires;
+- the worker processes share one job queue (`runner.InstanceQueue`, made here in the master before
+  they fork): a free thread of any process takes the next job, and 429 means the instance is full;
 - Prometheus samples of all workers are aggregated through PROMETHEUS_MULTIPROC_DIR.
 Settings come from the same typed settings object as the app, so a bad value stops the master
 before any worker starts.
@@ -18,6 +21,7 @@ import time
 
 from config import Settings
 from exceptions import ConfigError
+from runner import InstanceQueue
 
 try:
     _settings = Settings.from_env()
@@ -49,6 +53,13 @@ logconfig_dict = {
     },
 }
 
+# jobs running at once in the instance, plus jobs waiting (MAX_QUEUED_JOBS is per instance)
+instance_queue = (
+    InstanceQueue(_settings.web_concurrency * _settings.max_concurrent_jobs + _settings.max_queued_jobs)
+    if _settings.queue_backend == "thread"
+    else None
+)
+
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="report-worker-metrics-")
 
@@ -57,6 +68,12 @@ def on_starting(server):
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     shutil.rmtree(directory, ignore_errors=True)  # samples of a previous run are not ours
     os.makedirs(directory, exist_ok=True)
+
+
+def post_fork(server, worker):
+    """In the new worker process, before its app is built: take jobs from the instance's queue."""
+    if instance_queue is not None:
+        InstanceQueue.join(instance_queue)
 
 
 def post_worker_init(worker):
@@ -88,3 +105,5 @@ def child_exit(server, worker):
     from metrics import mark_process_dead
 
     mark_process_dead(worker.pid)
+    if instance_queue is not None:
+        instance_queue.forget(worker.pid)  # its reserved and running slots died with it

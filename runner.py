@@ -5,18 +5,25 @@ Both runners offer the same small interface to the API: `reserve()` (a slot, or 
 
 `RQRunner` (QUEUE_BACKEND=rq) enqueues job ids in Redis for `rq worker` processes.
 
-`ThreadPoolRunner` (QUEUE_BACKEND=thread, the default) is a bounded in-process pool:
-MAX_CONCURRENT_JOBS run, MAX_QUEUED_JOBS wait, and a full pool refuses new work (the API answers
-429) before anything is recorded. One background thread renews the lease of every job this
-process holds (queued or running) and enforces JOB_TIMEOUT_SECONDS: a job past its deadline is
-asked to stop, and one that has not stopped after a grace period is failed and refunded by the
-watchdog itself, so a stuck thread can never keep a user's token.
+`ThreadPoolRunner` (QUEUE_BACKEND=thread, the default) runs jobs in MAX_CONCURRENT_JOBS threads of
+each web process. Under gunicorn the processes of one instance share one `InstanceQueue`: any free
+thread of any process takes the next waiting job, and admission counts the whole instance, so a POST
+answered 429 means the instance is full, not that its connection landed on a busy process. Outside
+gunicorn (tests, the CLI) a `LocalQueue` does the same for one process. One background thread per
+process renews the lease of every job it holds (queued or running) and enforces JOB_TIMEOUT_SECONDS:
+a job past its deadline is asked to stop, and one that has not stopped after a grace period is failed
+and refunded by the watchdog itself, so a stuck thread can never keep a user's token.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import queue
+import select
+import struct
+import termios
 import threading
 import time
 from contextlib import contextmanager
@@ -87,8 +94,9 @@ class JobWatch:
         self.metrics = metrics
         self.on_abandoned = on_abandoned  # the runner frees the stuck job's slot
 
-    def tend(self, job_id: str, control: JobControl | None, *, heartbeat: bool, running: Callable[[], bool]) -> None:
-        """One look at one job. `control` is None while the job waits; `running()` says if it still runs here."""
+    def tend(self, job_id: str, control: JobControl | None, *, heartbeat: bool, running: Callable[[], bool]) -> bool:
+        """One look at one job. `control` is None while the job waits; `running()` says if it still runs here.
+        False when the store says this process no longer holds the job (e.g. another process took it)."""
         with job_context(job_id):
             if control is not None and control.remaining() <= -self.settings.job_timeout_grace_seconds and not control.abandoned:
                 self._fail_stuck_job(job_id, control)
@@ -96,6 +104,8 @@ class JobWatch:
                 control.stop("timeout")
             if heartbeat and not self.store.heartbeat(job_id, owner=self.owner, lease_seconds=self.settings.job_lease_seconds):
                 self._lease_lost(job_id, control, running)
+                return False
+            return True
 
     def _lease_lost(self, job_id: str, control: JobControl | None, running: Callable[[], bool]) -> None:
         """The store says this process no longer holds the job: finished a moment ago, or taken over."""
@@ -124,8 +134,195 @@ class JobWatch:
                 self.metrics.refunds.labels(failure.code).inc()
 
 
+class LocalQueue:
+    """The waiting jobs and the slot count of one process: the queue outside gunicorn (tests, the CLI).
+
+    Slots are counted in three states: reserved (a POST is recording the job), queued (waiting for a
+    thread) and running. `admit()` refuses once they reach `capacity`.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._waiting: queue.Queue[str] = queue.Queue()
+        self._lock = threading.Lock()
+        self._reserved = 0
+        self._running = 0
+
+    def admit(self) -> bool:
+        """Reserve a slot for a job about to be recorded; False when every slot is taken."""
+        with self._lock:
+            if self._reserved + self._waiting.qsize() + self._running >= self.capacity:
+                return False
+            self._reserved += 1
+            return True
+
+    def release(self) -> None:
+        """Give back a reservation that did not become a job (a duplicate, a store error)."""
+        with self._lock:
+            self._reserved -= 1
+
+    def put(self, job_id: str, *, reserved: bool) -> None:
+        """Queue a recorded job, in the slot its reservation (if any) held."""
+        with self._lock:
+            self._waiting.put(job_id)
+            if reserved:
+                self._reserved -= 1
+
+    def hand_back(self, job_id: str) -> None:
+        """A job taken but not started (the process is stopping) waits again."""
+        with self._lock:
+            self._waiting.put(job_id)
+            self._running -= 1
+
+    def take(self, timeout: float) -> str | None:
+        """The next waiting job, now counted as running here; None when none came within `timeout`."""
+        try:
+            job_id = self._waiting.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        with self._lock:
+            self._running += 1
+        return job_id
+
+    def finished(self) -> None:
+        with self._lock:
+            self._running -= 1
+
+    def waiting(self) -> int:
+        return self._waiting.qsize()
+
+
+class InstanceQueue:
+    """One queue of waiting jobs, and one slot count, for all the worker processes of a gunicorn instance.
+
+    gunicorn.conf.py creates it in the master before the workers are forked; each worker joins it
+    (`join`) before building its app. Waiting jobs are 36-byte job ids in a pipe: any thread of any
+    process reads the next one (a pipe write of up to 4 KiB is atomic, so each read gets one whole
+    id). Reserved and running jobs are counted per process in a small shared file (memfd), changed
+    under a POSIX record lock, which the kernel releases if a process dies holding it; the master
+    clears a dead worker's counts (`forget`). Nothing here survives the instance: jobs waiting when it
+    stops keep their lease in the store and are adopted by a sweeper (recovery.py).
+    """
+
+    current: "InstanceQueue | None" = None  # the queue this process joined, if any
+    SLOTS = 256  # processes an instance may have had at once (WEB_CONCURRENCY is at most 64)
+    RECORD = struct.Struct("qqq")  # pid, reserved, running
+    ID_BYTES = 36  # a job id: a canonical UUID string
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._read_fd, self._write_fd = os.pipe()
+        os.set_blocking(self._read_fd, False)
+        # room for every job that may wait, so a write never blocks
+        fcntl.fcntl(self._write_fd, fcntl.F_SETPIPE_SZ, max(65536, capacity * self.ID_BYTES))
+        self._state_fd = os.memfd_create("report-worker-queue")
+        os.ftruncate(self._state_fd, self.SLOTS * self.RECORD.size)
+        self._thread_lock = threading.Lock()  # record locks exclude processes, not the threads of one
+        self._slot: int | None = None
+        self._slot_pid = 0
+
+    @classmethod
+    def join(cls, shared: "InstanceQueue") -> None:
+        """In a forked worker: use the instance's queue (ThreadPoolRunner picks it up)."""
+        cls.current = shared
+
+    # -- slots -------------------------------------------------------------------------------------
+
+    def admit(self) -> bool:
+        with self._locked():
+            records = self._records()
+            taken = self._waiting_ids() + sum(reserved + running for _, reserved, running in records)
+            if taken >= self.capacity:
+                return False
+            self._add(records, reserved=1)
+            return True
+
+    def release(self) -> None:
+        with self._locked():
+            self._add(self._records(), reserved=-1)
+
+    def put(self, job_id: str, *, reserved: bool) -> None:
+        self._write(job_id)
+        if reserved:
+            with self._locked():
+                self._add(self._records(), reserved=-1)
+
+    def hand_back(self, job_id: str) -> None:
+        self._write(job_id)
+        with self._locked():
+            self._add(self._records(), running=-1)
+
+    def take(self, timeout: float) -> str | None:
+        if not select.select([self._read_fd], [], [], timeout)[0]:
+            return None
+        with self._locked():
+            try:
+                record = os.read(self._read_fd, self.ID_BYTES)
+            except BlockingIOError:  # another thread or process was faster
+                return None
+            self._add(self._records(), running=1)
+        return record.decode("ascii")
+
+    def finished(self) -> None:
+        with self._locked():
+            self._add(self._records(), running=-1)
+
+    def waiting(self) -> int:
+        return self._waiting_ids()
+
+    def forget(self, pid: int) -> None:
+        """In the master, when a worker exits: its reservations and running jobs are gone with it."""
+        with self._locked():
+            for index, (owner, _, _) in enumerate(self._records()):
+                if owner == pid:
+                    os.pwrite(self._state_fd, self.RECORD.pack(0, 0, 0), index * self.RECORD.size)
+
+    def counts(self) -> dict[int, tuple[int, int]]:
+        """pid -> (reserved, running) of every process that holds slots (for tests and benchmarks)."""
+        with self._locked():
+            return {pid: (reserved, running) for pid, reserved, running in self._records() if pid}
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        with self._thread_lock:
+            fcntl.lockf(self._state_fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.lockf(self._state_fd, fcntl.LOCK_UN)
+
+    def _records(self) -> list[tuple[int, int, int]]:
+        data = os.pread(self._state_fd, self.SLOTS * self.RECORD.size, 0)
+        return [self.RECORD.unpack_from(data, i * self.RECORD.size) for i in range(self.SLOTS)]
+
+    def _add(self, records: list[tuple[int, int, int]], *, reserved: int = 0, running: int = 0) -> None:
+        """(Lock held.) Change this process's counts, taking a free record on first use."""
+        pid = os.getpid()
+        if self._slot is None or self._slot_pid != pid or records[self._slot][0] != pid:
+            self._slot = next((i for i, r in enumerate(records) if r[0] == pid), None)
+            if self._slot is None:
+                self._slot = next(i for i, r in enumerate(records) if r[0] == 0)
+            self._slot_pid = pid
+        _, mine_reserved, mine_running = records[self._slot]
+        record = self.RECORD.pack(pid, max(0, mine_reserved + reserved), max(0, mine_running + running))
+        os.pwrite(self._state_fd, record, self._slot * self.RECORD.size)
+
+    def _write(self, job_id: str) -> None:
+        record = job_id.encode("ascii")
+        if len(record) != self.ID_BYTES:
+            raise ValueError(f"not a canonical job id: {job_id!r}")
+        # outside the lock: until the counts below change, the job counts twice (never zero times)
+        os.write(self._write_fd, record)
+
+    def _waiting_ids(self) -> int:
+        unread = struct.unpack("i", fcntl.ioctl(self._read_fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+        return unread // self.ID_BYTES
+
+
 class ThreadPoolRunner:
-    """MAX_CONCURRENT_JOBS worker threads take job ids from an in-process queue.
+    """MAX_CONCURRENT_JOBS worker threads take job ids from the instance's queue (or this process's).
 
     A thread cannot be killed: when the watchdog gives up on a stuck job, that thread is retired (it
     exits whenever its job returns) and a fresh worker takes its place, so the jobs queued behind a
@@ -140,39 +337,43 @@ class ThreadPoolRunner:
         self.execute = execute
         self.metrics = metrics
         self.watch = JobWatch(settings, store, owner, metrics, on_abandoned=self._replace_worker)
-        self.capacity = settings.max_concurrent_jobs + settings.max_queued_jobs
-        self._queue: queue.Queue[str] = queue.Queue()
+        self.jobs: LocalQueue | InstanceQueue = InstanceQueue.current or LocalQueue(
+            settings.max_concurrent_jobs + settings.max_queued_jobs
+        )
         self._lock = threading.Lock()
-        self._held: dict[str, JobControl | None] = {}  # job_id -> control once running, None while queued
+        self._held: dict[str, JobControl | None] = {}  # job_id -> control once running here, None while it waits (our lease)
         self._running_in: dict[str, threading.Thread] = {}  # job_id -> the worker thread running it
         self._workers: set[threading.Thread] = set()
         self._retired: set[threading.Thread] = set()  # stuck on an abandoned job; they exit when it returns
-        self._reserved = 0
+        self._reservation = threading.local()  # does this request thread hold an unused slot?
         self._stopping = threading.Event()
         self._accepting = True
         self._maintenance: threading.Thread | None = None
         self._last_heartbeat = 0.0
 
     def queued_lease(self) -> tuple[str, float]:
-        """(owner, seconds) of a job's lease while it waits: this process holds and renews it."""
+        """(owner, seconds) of a job's lease while it waits: this process holds and renews it until a
+        thread (of any process of the instance) claims the job."""
         return self.owner, self.settings.job_lease_seconds
 
     # -- admission ---------------------------------------------------------------------------------
 
     @contextmanager
     def reserve(self) -> Iterator[None]:
-        """Hold one slot while the job is recorded; raises `QueueFull` when every slot is taken."""
+        """Hold one slot of the instance while the job is recorded; raises `QueueFull` when every slot
+        is taken. A slot not used by `submit` is given back."""
         with self._lock:
             if not self._accepting:
                 raise ShuttingDown()
-            if len(self._held) + self._reserved >= self.capacity:
-                raise QueueFull(retry_after=defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
-            self._reserved += 1
+        if not self.jobs.admit():
+            raise QueueFull(retry_after=defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
+        self._reservation.held = True
         try:
             yield
         finally:
-            with self._lock:
-                self._reserved -= 1
+            if self._reservation.held:
+                self._reservation.held = False
+                self.jobs.release()
 
     def submit(self, job_id: str) -> None:
         """Queue a recorded job (call inside `reserve()`, which guarantees the slot)."""
@@ -180,14 +381,17 @@ class ThreadPoolRunner:
             if job_id in self._held:
                 return
             self._held[job_id] = None
+        reserved = getattr(self._reservation, "held", False)
+        self._reservation.held = False
+        self.jobs.put(job_id, reserved=reserved)
         self.report_depth()
-        self._queue.put(job_id)
 
     def shared_metrics(self) -> dict:
         """Totals of processes other than the web's (none: jobs run here)."""
         return {}
 
     def counts(self) -> tuple[int, int]:
+        """(jobs running in this process, jobs waiting whose lease this process holds)."""
         with self._lock:
             running = sum(1 for c in self._held.values() if c is not None)
             return running, len(self._held) - running
@@ -218,14 +422,20 @@ class ThreadPoolRunner:
     def _work(self) -> None:
         me = threading.current_thread()
         while not self._stopping.is_set():
-            try:
-                job_id = self._queue.get(timeout=0.25)
-            except queue.Empty:
+            with self._lock:
+                accepting = self._accepting_work()
+            if not accepting:  # shutting down: waiting jobs are left to the other processes, or to recovery
+                self._stopping.wait(0.25)
+                continue
+            job_id = self.jobs.take(timeout=0.25)
+            if job_id is None:
                 continue
             with self._lock:
-                wanted = job_id in self._held and self._accepting_work()
-            if wanted:
+                accepting = self._accepting_work()
+            if accepting:
                 self._run(job_id, me)
+            else:  # the signal came as it was taken: hand it back to the instance's other processes
+                self.jobs.hand_back(job_id)
             with self._lock:
                 if me in self._retired:  # a fresh worker took this one's place while it was stuck
                     self._retired.discard(me)
@@ -248,9 +458,12 @@ class ThreadPoolRunner:
                 log.exception("job runner caught an unhandled error")
         finally:
             with self._lock:
-                if self._running_in.get(job_id) is thread:
+                ours = self._running_in.get(job_id) is thread  # else the watchdog freed its slot already
+                if ours:
                     self._held.pop(job_id, None)
                     self._running_in.pop(job_id, None)
+            if ours:
+                self.jobs.finished()
             self.report_depth()
 
     def _replace_worker(self, job_id: str) -> None:
@@ -264,6 +477,7 @@ class ThreadPoolRunner:
             self._retired.add(thread)
             if not self._stopping.is_set():
                 self._spawn_worker()
+        self.jobs.finished()
         log.warning("a stuck job thread was retired and replaced", extra={"job_id": job_id})
         self.report_depth()
 
@@ -289,9 +503,18 @@ class ThreadPoolRunner:
         with self._lock:
             held = list(self._held.items())
         for job_id, control in held:
-            self.watch.tend(job_id, control, heartbeat=due, running=lambda j=job_id: self._is_running(j))
+            still_ours = self.watch.tend(job_id, control, heartbeat=due, running=lambda j=job_id: self._is_running(j))
+            if control is None and not still_ours:
+                self._forget_waiting(job_id)
         if due:
             self._last_heartbeat = now
+
+    def _forget_waiting(self, job_id: str) -> None:
+        """A job this process queued was claimed by another process (or ended): its lease is not ours to renew."""
+        with self._lock:
+            if job_id in self._held and self._held[job_id] is None:
+                del self._held[job_id]
+        self.report_depth()
 
     def _is_running(self, job_id: str) -> bool:
         with self._lock:
@@ -308,8 +531,9 @@ class ThreadPoolRunner:
             self._accepting = False
 
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
-        """Stop taking jobs and drop the waiting ones (their lease lapses and recovery adopts them
-        elsewhere); with `wait`, give running jobs up to `timeout` seconds to finish."""
+        """Stop taking jobs and stop renewing the leases of waiting ones (the instance's other
+        processes run them, or recovery adopts them elsewhere once their lease lapses); with `wait`,
+        give running jobs up to `timeout` seconds to finish."""
         self.stop_accepting()
         with self._lock:
             for job_id in [j for j, control in self._held.items() if control is None]:

@@ -59,7 +59,9 @@ def port_open(host: str, port: int) -> bool:
 @pytest.fixture(scope="session")
 def corpus() -> Path:
     path = corpus_dir()
-    require((path / "manifest.json").is_file(), f"the EDGAR corpus is not at {path} (set EDGAR_CORPUS_DIR)")
+    require((path / "manifest.json").is_file(),
+            f"the EDGAR corpus is not at {path}: run `make corpus` to fetch it from SEC EDGAR (needs SEC_USER_AGENT), "
+            f"or set EDGAR_CORPUS_DIR to where it is")
     return path
 
 

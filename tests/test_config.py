@@ -53,7 +53,8 @@ def test_numbers_must_be_finite(name, value):
 def test_rq_needs_redis():
     with pytest.raises(ConfigError, match="REDIS_URL"):
         Settings.from_env({**GOOD, "QUEUE_BACKEND": "rq"})
-    assert Settings.from_env({**GOOD, "QUEUE_BACKEND": "rq", "REDIS_URL": "redis://127.0.0.1:6379/0"}).queue_backend == "rq"
+    supabase = {"SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_SERVICE_KEY": "sb_secret_xyz"}  # workers share the store
+    assert Settings.from_env({**GOOD, **supabase, "QUEUE_BACKEND": "rq", "REDIS_URL": "redis://127.0.0.1:6379/0"}).queue_backend == "rq"
 
 
 def test_supabase_selected_when_configured():

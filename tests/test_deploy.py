@@ -22,6 +22,7 @@ RENDER = yaml.safe_load((ROOT / "render.yaml").read_text())
 RAILWAY = json.loads((ROOT / "railway.json").read_text())
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
 SECRETS = {"WORKER_SECRET", "CALLBACK_SECRET", "SUPABASE_SERVICE_KEY", "ANTHROPIC_API_KEY", "SENTRY_DSN", "SEC_USER_AGENT"}
+PROCESS_VARIABLES = {"MALLOC_ARENA_MAX"}  # read by the C library, not by the settings
 
 
 def dockerfile_cmd() -> list[str]:
@@ -62,7 +63,7 @@ def test_render_blueprint():
         env = {e["key"]: e for e in service["envVars"]}
         for secret in SECRETS:
             assert env[secret].get("sync") is False and "value" not in env[secret], (service["name"], secret)
-        assert set(env) <= known, service["name"]
+        assert set(env) <= known | PROCESS_VARIABLES, service["name"]
         assert service["maxShutdownDelaySeconds"] > float(env["GRACEFUL_TIMEOUT_SECONDS"]["value"])
     env = {e["key"]: e for e in web["envVars"]}
     if env["QUEUE_BACKEND"]["value"] == "rq":  # the rq topology: a worker service and a Key Value instance

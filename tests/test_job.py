@@ -14,7 +14,7 @@ def parse(**changes):
     return parse_job_request(payload, allowed_callback_hosts=("abc.supabase.co", "*.hooks.example.com"))
 
 
-@pytest.mark.parametrize("raw, expected", [("aapl", "AAPL"), (" msft ", "MSFT"), ("BRK.B", "BRK-B"), ("brk-b", "BRK-B"), ("A", "A")])
+@pytest.mark.parametrize("raw, expected", [("aapl", "AAPL"), ("msft", "MSFT"), ("BRK.B", "BRK-B"), ("brk-b", "BRK-B"), ("A", "A")])
 def test_ticker_normalisation(raw, expected):
     assert parse(ticker=raw).ticker == expected == normalize_ticker(raw)
 
