@@ -41,7 +41,8 @@ import number_changes as numbers
 import number_mentions as mentions
 from key_figures import METRICS
 from number_changes import FactIndex, FiscalYears, NumberChange
-from section_extractor import ITEM_ORDER, ExtractedFiling, ItemStatus, ItemText
+from form_10k import ITEM_ORDER
+from section_extractor import ExtractedFiling, ItemStatus, ItemText
 
 DIFF_SCHEMA_VERSION = 3
 

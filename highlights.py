@@ -37,7 +37,8 @@ from diff_analyzer import KEY_CONCEPTS, FilingDiff, ItemDiff, ParagraphChange
 from key_figures import METRIC_BY_NAME, Metric
 from number_mentions import SCALES, is_table_row, mentions_in
 from number_changes import SAME_PERIOD, NumberChange
-from section_extractor import ITEM_TITLES, ExtractedFiling
+from form_10k import ITEM_TITLES, short_name
+from section_extractor import ExtractedFiling
 
 KINDS = (
     "key_figure", "segment", "guidance", "risk_factor_added", "risk_factor_removed", "risk_factor_reworded", "legal",
@@ -937,7 +938,7 @@ def _sentence(text: str) -> str:
 
 
 def _headline(item: str, kind: str, change: ParagraphChange, figure: NumberChange | None, new_quote, old_quote) -> str:
-    where = _item_name(item)
+    where = short_name(item)
     if figure is not None:
         if figure.in_table:
             label = figure.metric or figure.row_label or "A figure"
@@ -956,13 +957,6 @@ def _headline(item: str, kind: str, change: ParagraphChange, figure: NumberChang
     if kind in ("legal", "transaction", "leadership", "capital_return", "guidance") and change.kind == "removed":
         lead = f"No longer stated in {where}: "
     return _sentence(lead + _clip(quote, 40))
-
-
-def _item_name(item: str) -> str:
-    short = {"1": "Business", "1A": "Risk Factors", "1C": "Cybersecurity", "2": "Properties", "3": "Legal Proceedings",
-             "5": "Market for the Stock", "7": "MD&A", "7A": "Market Risk", "8": "the Financial Statements",
-             "9A": "Controls and Procedures", "10": "Directors and Officers", "15": "the Exhibits"}
-    return short.get(item, f"Item {item}")
 
 
 def _text_link(url: str | None, text: str | None) -> str | None:

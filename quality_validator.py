@@ -26,7 +26,8 @@ from ai_analyzer import EXECUTIVE, AiSummaries, highlight_section, item_shown_te
 from faithfulness import Sources, check
 from highlights import Highlight
 from diff_analyzer import FilingDiff
-from section_extractor import ITEM_ORDER, ITEM_TITLES, ExtractedFiling, ItemStatus, ItemText
+from form_10k import ITEM_ORDER, ITEM_TITLES
+from section_extractor import ExtractedFiling, ItemStatus, ItemText
 
 BLOCKING = "blocking"
 WARNING = "warning"

@@ -29,7 +29,7 @@ from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
-from section_extractor import ITEM_ORDER, ITEM_TITLES
+from form_10k import ITEM_ORDER, ITEM_TITLES
 from wording import DASH, MINUS, figure, money, percent  # noqa: F401  (money: the figures' one rule, re-exported)
 from wording import sign as _sign
 

@@ -14,7 +14,8 @@ import defaults
 from ai_analyzer import AiSummaries
 from diff_analyzer import FilingDiff
 from quality_validator import QualityReport
-from section_extractor import ITEM_ORDER, ExtractedFiling
+from form_10k import ITEM_ORDER
+from section_extractor import ExtractedFiling
 from sec_fetcher import AnnualReportPair
 
 SCHEMA_VERSION = 2

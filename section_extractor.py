@@ -27,40 +27,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 import statement_tables
+from form_10k import ITEM_ORDER, ITEM_PARTS, ITEM_TITLES
 from section_blocks import Document, read_document
 from statement_tables import StatementTable
 from xbrl_facts import InlineXbrl
 
-ITEM_ORDER = ("1", "1A", "1B", "1C", "2", "3", "4", "5", "6", "7", "7A", "8", "9", "9A", "9B", "9C", "10", "11", "12", "13", "14", "15", "16")
-ITEM_TITLES = {
-    "1": "Business",
-    "1A": "Risk Factors",
-    "1B": "Unresolved Staff Comments",
-    "1C": "Cybersecurity",
-    "2": "Properties",
-    "3": "Legal Proceedings",
-    "4": "Mine Safety Disclosures",
-    "5": "Market for Registrant's Common Equity, Related Stockholder Matters and Issuer Purchases of Equity Securities",
-    "6": "[Reserved]",
-    "7": "Management's Discussion and Analysis of Financial Condition and Results of Operations",
-    "7A": "Quantitative and Qualitative Disclosures About Market Risk",
-    "8": "Financial Statements and Supplementary Data",
-    "9": "Changes in and Disagreements with Accountants on Accounting and Financial Disclosure",
-    "9A": "Controls and Procedures",
-    "9B": "Other Information",
-    "9C": "Disclosure Regarding Foreign Jurisdictions that Prevent Inspections",
-    "10": "Directors, Executive Officers and Corporate Governance",
-    "11": "Executive Compensation",
-    "12": "Security Ownership of Certain Beneficial Owners and Management and Related Stockholder Matters",
-    "13": "Certain Relationships and Related Transactions, and Director Independence",
-    "14": "Principal Accountant Fees and Services",
-    "15": "Exhibits and Financial Statement Schedules",
-    "16": "Form 10-K Summary",
-}
-ITEM_PARTS = {item: "I" for item in ("1", "1A", "1B", "1C", "2", "3", "4")} | \
-    {item: "II" for item in ("5", "6", "7", "7A", "8", "9", "9A", "9B", "9C")} | \
-    {item: "III" for item in ("10", "11", "12", "13", "14")} | {"15": "IV", "16": "IV"}
-_ITEM_INDEX = {item: i for i, item in enumerate(ITEM_ORDER)}
 
 
 class ItemStatus(str, Enum):

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from bench.common import corpus_dir, manifest, table
 
-from section_extractor import ITEM_ORDER, extract_items
+from form_10k import ITEM_ORDER
+from section_extractor import extract_items
 
 CORE_ITEMS = ("1", "1A", "7", "7A", "8")
 F1_TARGET = 0.97

@@ -28,7 +28,8 @@ from dataclasses import replace
 from bench.common import corpus_dir, manifest, table
 
 from diff_analyzer import _align, _redline, _word_diff, diff_filings
-from section_extractor import ITEM_ORDER, ExtractedFiling, extract_items
+from form_10k import ITEM_ORDER
+from section_extractor import ExtractedFiling, extract_items
 
 TARGET_MEDIAN_SECONDS = 0.3
 TARGET_SPEEDUP = 5.0
