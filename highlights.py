@@ -28,7 +28,7 @@ A figure shown by a higher highlight is not repeated.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, NamedTuple
 from urllib.parse import quote as url_quote
 
@@ -515,8 +515,12 @@ def _item_highlights(item: str, item_diff: ItemDiff, context: _Context, consumed
     weight = ITEM_WEIGHTS.get(item, 0.3)
     added_shapes = [_shape(c.new_text) for c in item_diff.changes if c.kind == "added" and c.new_text]
     for change in item_diff.changes:
-        if change.kind in ("unchanged", "moved") or change.trivial:
+        if change.kind == "unchanged" or change.trivial:
             continue
+        if change.kind == "moved":
+            if not (change.words_added or change.words_removed):
+                continue  # the same words elsewhere in the item
+            change = replace(change, kind="modified")  # moved and reworded (ADBE FY2024: the RPO bullet)
         index = change.new_index if change.new_index is not None else None
         if index is not None and index in in_risk_factor:
             continue
@@ -765,7 +769,9 @@ def _novelty(added: str, context: _Context) -> float:
 
 
 def _amount_signal(text: str, context: _Context) -> float:
-    """The largest amount a change states, relative to the company's revenue."""
+    """The largest amount a change states, relative to the company's revenue. (Measured: reading a
+    reworded sentence's amounts with the scale word after the inserted digits ranked more cash-flow
+    detail above the analyst's changes, 77% against 82%; the inserted words alone are read.)"""
     if not text or not context.revenue:
         return 0.0
     largest = 0.0

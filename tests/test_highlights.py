@@ -223,3 +223,15 @@ def test_a_quotes_link_finds_the_quoted_words():
     for quote in quoted:
         words = unquote(quote["link"].split("#:~:text=")[1])
         assert quote["text"].startswith(words), (words, quote["text"])
+
+
+def test_a_paragraph_moved_and_reworded_is_a_change():
+    """ADBE FY2024: the remaining-performance-obligations bullet moved within MD&A and its figures
+    changed ($17.22 billion -> $19.96 billion): moved, but not the same words."""
+    bullet = "•Remaining performance obligations of {} billion as of {} increased by {} billion."
+    others = [f"Our {segment} segment serves customers around the world through direct and partner sales channels."
+              for segment in ("Digital Media", "Digital Experience", "Publishing and Advertising")]
+    found, diff = ranked({"7": FILLER + [bullet.format("$17.22", "December 1, 2023", "$2.02"), *others]},
+                         {"7": FILLER + [*others, bullet.format("$19.96", "November 29, 2024", "$2.75")]})
+    assert "moved" in [c.kind for c in diff.items["7"].changes]
+    assert any("$19.96 billion" in h.headline for h in found)
