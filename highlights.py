@@ -262,7 +262,7 @@ def _metric_highlights(key_figures: dict, diff: FilingDiff, context: _Context, c
         unit = metric["unit"]
         if unit == "pure":
             size = min(0.5, abs(change["absolute"]) * 100 / 6)
-            move = f"{wording._plain(change['absolute'] * 100)} points"
+            move = f"{change['absolute'] * 100:+.1f} points".replace("-", wording.MINUS)
         else:
             percent = change.get("percent")
             if percent is None:
@@ -700,10 +700,11 @@ def _topic(item: str, change: ParagraphChange, text: str, added: str, figures: l
     sentences = _sentences(_changed_sentences(change))[:4]
     if any(_guides_in_words(sentence, context) for sentence in sentences):
         return "guidance"
+    cash_flows = _CASH_FLOWS.match(text) is not None  # its deals and dividends are uses of cash, told elsewhere
     for sentence in sentences:
         opening = sentence[:TOPIC_OPENING]
         for kind, pattern in TOPICS:
-            if kind == "leadership" and item not in ("1", "4", "10", "7"):
+            if (kind == "leadership" and item not in ("1", "4", "10", "7")) or (cash_flows and kind in ("transaction", "capital_return")):
                 continue
             match = pattern.search(opening)
             if match is None or _INCIDENTAL.search(sentence[max(0, match.start() - 40):match.end() + 40]):
@@ -715,6 +716,7 @@ def _topic(item: str, change: ParagraphChange, text: str, added: str, figures: l
 
 
 TOPIC_OPENING = 160  # characters of a sentence that say what it is about
+_CASH_FLOWS = re.compile(r"\W*(?:(?:net )?cash (?:provided|used|flows?|generated)|(?:operating|investing|financing) activities)\b", re.I)
 _INCIDENTAL = re.compile(
     r"net of (cash )?acquired|(excluding|excludes|exclusive of|net of|impact of|effects? of|other than)\s+(\w+\s+){0,3}"
     r"(acquisitions?|divestitures?|impairments?|restructuring)|acquisitions? (and|or) divestitures? had|"

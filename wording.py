@@ -104,7 +104,8 @@ def change_sentence(label: str, old: float | None, new: float | None, unit: str 
         if abs(delta) < 1e-9:
             return f"{label} was unchanged at {figure(new, unit)}{when}."
         verb = "rose" if delta > 0 else "fell"
-        return f"{label} {verb} {_plain(abs(delta))} {points} to {figure(new, unit)}{when}, {base_word} {figure(old, unit)}."
+        size = _plain(abs(delta), 0) if points == "basis points" else f"{abs(delta):.1f}"  # as the rates themselves: one decimal
+        return f"{label} {verb} {size} {points} to {figure(new, unit)}{when}, {base_word} {figure(old, unit)}."
     if old < 0 and new < 0 and unit and unit.startswith("USD"):
         verb = "widened" if new < old else "narrowed"
         return f"{label} was a loss of {figure(-new, unit)}{when}: the loss {verb} {base_word} {figure(-old, unit)}."
