@@ -235,3 +235,13 @@ def test_a_paragraph_moved_and_reworded_is_a_change():
                          {"7": FILLER + [*others, bullet.format("$19.96", "November 29, 2024", "$2.75")]})
     assert "moved" in [c.kind for c in diff.items["7"].changes]
     assert any("$19.96 billion" in h.headline for h in found)
+
+
+def test_a_cash_flow_paragraph_is_not_a_deal():
+    """WMT FY2025: "Net cash used in investing activities increased $0.1 billion ... as well as the
+    acquisition of VIZIO" led the report as a transaction; the acquisition is told where it happened."""
+    old = "Net cash used in investing activities increased $3.6 billion for fiscal 2024, primarily due to capital expenditures."
+    new = ("Net cash used in investing activities increased $0.1 billion for fiscal 2025, primarily due to capital expenditures "
+           "as well as the acquisition of VIZIO for $1.9 billion.")
+    found, _ = ranked({"7": FILLER + [old]}, {"7": FILLER + [new]})
+    assert found and all(h.kind not in ("transaction", "capital_return") for h in found)
