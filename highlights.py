@@ -72,7 +72,7 @@ KIND_BASE = {"guidance": 0.45, "legal": 0.35, "transaction": 0.35, "leadership":
 TOPICS = (  # the first that matches names the kind of a changed paragraph
     ("legal", re.compile(
         r"\b(litigation|lawsuits?|class actions?|settle(?:d|ment|ments)|courts?|jury|verdict|injunctions?|fined|fines?|penalt(?:y|ies)|"
-        r"subpoenas?|antitrust|department of justice|european commission|investigations?|consent decree|appeal(?:ed|s)?|"
+        r"subpoenas?|antitrust|department of justice|european commission|consent decree|appeal(?:ed|s)?|"
         r"plaintiffs?|defendants?|lawsuit)\b", re.I)),
     ("transaction", re.compile(
         r"\b(acquir(?:e|ed|es|ing)|acquisitions?|mergers?|merger agreement|divest(?:ed|iture|itures|ing)?|spin-?off|spun off|"
