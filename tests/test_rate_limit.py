@@ -89,3 +89,28 @@ def test_the_widest_limiter_is_chosen(settings_factory, tmp_path):
     assert isinstance(sec_slots(settings_factory()).primary, FileSlots)
     assert isinstance(sec_slots(settings_factory(REDIS_URL=REDIS_URL)).primary, RedisSlots)
     assert isinstance(sec_slots(settings_factory().with_overrides(edgar_cache_dir=None)), TokenBucket)
+
+
+def test_a_caller_that_wakes_late_takes_a_new_slot(monkeypatch):
+    """A stalled process wakes its sleepers late and together; sent late, a request would share a
+    second with the ten after it. The late caller takes a new slot instead (11 within 0.79 s seen)."""
+    import rate_limit
+
+    bucket = TokenBucket(rate=10)
+    bucket.acquire()  # the next slot is 0.105 s away
+    real_sleep, stalls = time.sleep, [0.2]
+
+    def stalled_sleep(seconds):  # the first sleep overruns by 0.2 s, as in a GC pause
+        real_sleep(seconds + (stalls.pop() if stalls else 0))
+
+    monkeypatch.setattr(rate_limit.time, "sleep", stalled_sleep)
+    reserved = []
+    original = bucket.reserve
+    monkeypatch.setattr(bucket, "reserve", lambda deadline=None: reserved.append(original(deadline)) or reserved[-1])
+    bucket.acquire(deadline=soon_monotonic(5))
+    assert len(reserved) == 2  # the late slot was given up, a fresh one taken
+    assert reserved[1] >= 0.0
+
+
+def soon_monotonic(seconds: float) -> float:
+    return time.monotonic() + seconds
