@@ -17,7 +17,7 @@ The Claude path, in order:
    off) so that a server's `retry-after` is honoured but capped, and no wait outlives the job.
 4. `check_faithfulness` (pure) looks up every evidence quote in the item's text and every number
    of a summary in the item's text; misses are recorded for the validator.
-5. `cost_usd` (pure) prices each response's `usage` with `PRICES`.
+5. Each response's `usage` becomes a `claude_models.Usage`, which prices itself with `PRICES`.
 """
 
 from __future__ import annotations
@@ -35,11 +35,11 @@ from typing import Any, Protocol, Sequence
 
 import highlights as highlighting
 from faithfulness import Sources, check, check_faithfulness, item_source_text, normalize_for_match, numbers_in, unsupported_numbers  # noqa: F401
-from claude_models import BASE_CHARS_PER_TOKEN, LONG_CONTEXT_TOKENS, PRICES, ModelPrice, estimate_tokens  # noqa: F401  (re-exported)
+from claude_models import BASE_CHARS_PER_TOKEN, LONG_CONTEXT_TOKENS, PRICES, ModelPrice, Usage, estimate_tokens  # noqa: F401  (re-exported)
 from claude_models import model as claude_model
 from diff_analyzer import FilingDiff, ItemDiff
 from highlights import Highlight
-from section_extractor import ITEM_TITLES
+from form_10k import ITEM_TITLES
 
 log = logging.getLogger("ai_analyzer")
 
@@ -100,19 +100,6 @@ class OmittedItem:
 
 
 @dataclass(frozen=True)
-class Usage:
-    model: str
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
-
-
-@dataclass(frozen=True)
 class AiSummaries:
     provider: str  # offline | anthropic
     model: str | None
@@ -129,7 +116,7 @@ class AiSummaries:
 
     @property
     def cost_usd(self) -> float:
-        return sum(cost_usd(u) for u in self.usage)
+        return sum(u.cost_usd for u in self.usage)
 
     @property
     def total_tokens(self) -> int:
@@ -171,20 +158,6 @@ class Summarizer(Protocol):
 
 def price_of(model: str) -> ModelPrice:
     return claude_model(model).price
-
-
-def cost_usd(usage: Usage) -> float:
-    price = claude_model(usage.model).price
-    prompt = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
-    long = prompt > LONG_CONTEXT_TOKENS
-    input_rate = price.long_context_input if long and price.long_context_input else price.input
-    output_rate = price.long_context_output if long and price.long_context_output else price.output
-    return (
-        usage.input_tokens * input_rate
-        + usage.output_tokens * output_rate
-        + usage.cache_creation_input_tokens * price.cache_write
-        + usage.cache_read_input_tokens * price.cache_read
-    ) / 1e6
 
 
 # --------------------------------------------------------------------------------------------------

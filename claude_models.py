@@ -66,6 +66,36 @@ def retired(name: str, today: str) -> str | None:
     return found.retired_on if found and found.retired_on and found.retired_on <= today else None
 
 
+@dataclass(frozen=True)
+class Usage:
+    """One response's `usage`, and what it cost: the metrics and the report read the cost from here."""
+
+    model: str
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+
+    @property
+    def cost_usd(self) -> float:
+        """Priced with this model's row of the table; the long-context tier when the prompt is past it."""
+        price = model(self.model).price
+        prompt = self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+        long = prompt > LONG_CONTEXT_TOKENS
+        input_rate = price.long_context_input if long and price.long_context_input else price.input
+        output_rate = price.long_context_output if long and price.long_context_output else price.output
+        return (
+            self.input_tokens * input_rate
+            + self.output_tokens * output_rate
+            + self.cache_creation_input_tokens * price.cache_write
+            + self.cache_read_input_tokens * price.cache_read
+        ) / 1e6
+
+
 def estimate_tokens(text: str, model_name: str | None = None) -> int:
     """Tokens of `text` for `model_name`'s tokenizer (the 5.x prose ratio when no model is named),
     estimated high rather than low: budgets must hold."""

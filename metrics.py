@@ -62,16 +62,14 @@ class Metrics:
             self.sec_bytes.inc(n)
 
     def record_usage(self, usage) -> None:
-        """Account one report's Claude usage (`ai_analyzer.Usage` entries)."""
-        from ai_analyzer import cost_usd
-
+        """Account one report's Claude usage (`claude_models.Usage` entries, each priced by itself)."""
         for u in usage:
             self.claude_requests.labels(u.model).inc()
             for kind in ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"):
                 value = getattr(u, kind)
                 if value:
                     self.claude_tokens.labels(u.model, kind.replace("_tokens", "")).inc(value)
-            self.claude_cost.labels(u.model).inc(cost_usd(u))
+            self.claude_cost.labels(u.model).inc(u.cost_usd)
 
     def add_to_shared(self, redis) -> None:
         """Add this process's counters and histograms to the shared totals in Redis. For an RQ work

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench.common import corpus_dir, manifest, table
 
-from ai_analyzer import PRICES, ClaudeSummarizer, Usage, cost_usd  # noqa: E402
+from ai_analyzer import PRICES, ClaudeSummarizer, Usage  # noqa: E402
 from anthropic_standin import AnthropicStandIn  # noqa: E402
 from config import Settings  # noqa: E402
 from diff_analyzer import diff_filings  # noqa: E402
@@ -55,7 +55,7 @@ def main(argv: list[str]) -> int:
         slowest = max(r.finished - r.started for r in served)
         usage = [Usage(r.body["model"], r.usage["input_tokens"], r.usage["output_tokens"],
                        r.usage["cache_creation_input_tokens"], r.usage["cache_read_input_tokens"]) for r in served]
-        dollars = sum(cost_usd(u) for u in usage)
+        dollars = sum(u.cost_usd for u in usage)
         costs.append(dollars)
         ratios.append(wall / slowest)
         rows.append([

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ai_analyzer import KeyChange
-from section_extractor import ITEM_ORDER, ITEM_TITLES, ExtractedFiling, ItemStatus, ItemText
+from form_10k import ITEM_ORDER, ITEM_TITLES
+from section_extractor import ExtractedFiling, ItemStatus, ItemText
 
 
 def _set(filing: ExtractedFiling, **items: ItemText) -> ExtractedFiling:

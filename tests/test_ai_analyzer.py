@@ -19,7 +19,6 @@ from ai_analyzer import (
     OfflineSummarizer,
     Usage,
     check_faithfulness,
-    cost_usd,
     numbers_in,
     parse_item_summary,
     plan_requests,
@@ -27,7 +26,8 @@ from ai_analyzer import (
 )
 from anthropic_standin import AnthropicStandIn, Reply
 from diff_analyzer import diff_filings
-from section_extractor import ITEM_ORDER, ExtractedFiling, ItemStatus, ItemText
+from form_10k import ITEM_ORDER
+from section_extractor import ExtractedFiling, ItemStatus, ItemText
 
 RISK_OLD = [
     "Our business depends on consumer demand for our products, which may be affected by economic conditions.",
@@ -346,19 +346,19 @@ def test_budgeted_report_is_passed_to_claude(claude, settings_factory):
 
 def test_an_unlisted_model_is_priced_as_the_dearest_listed_one():
     dearest = max(p.input + p.output for p in PRICES.values())
-    assert cost_usd(Usage("claude-fable-5-2", input_tokens=1_000_000, output_tokens=1_000_000)) == pytest.approx(dearest)
+    assert Usage("claude-fable-5-2", input_tokens=1_000_000, output_tokens=1_000_000).cost_usd == pytest.approx(dearest)
 
 
 def test_cost_arithmetic():
-    assert cost_usd(Usage("claude-sonnet-5-5", input_tokens=1_000_000)) == pytest.approx(2.00)
-    assert cost_usd(Usage("claude-sonnet-5-5", output_tokens=1_000_000)) == pytest.approx(10.00)
-    assert cost_usd(Usage("claude-sonnet-5-5", cache_creation_input_tokens=1_000_000)) == pytest.approx(2.50)
-    assert cost_usd(Usage("claude-sonnet-5-5", cache_read_input_tokens=1_000_000)) == pytest.approx(0.20)
+    assert Usage("claude-sonnet-5-5", input_tokens=1_000_000).cost_usd == pytest.approx(2.00)
+    assert Usage("claude-sonnet-5-5", output_tokens=1_000_000).cost_usd == pytest.approx(10.00)
+    assert Usage("claude-sonnet-5-5", cache_creation_input_tokens=1_000_000).cost_usd == pytest.approx(2.50)
+    assert Usage("claude-sonnet-5-5", cache_read_input_tokens=1_000_000).cost_usd == pytest.approx(0.20)
     mixed = Usage("claude-sonnet-5-5", input_tokens=20_000, output_tokens=3_000, cache_read_input_tokens=5_000)
-    assert cost_usd(mixed) == pytest.approx(0.04 + 0.03 + 0.001)
-    assert cost_usd(Usage("claude-haiku-5-5", input_tokens=1_000_000)) == pytest.approx(2.50 / 5)  # long-context tier
-    assert cost_usd(Usage("claude-haiku-5-5", input_tokens=50_000)) == pytest.approx(0.005)
-    assert cost_usd(Usage("some-future-model", input_tokens=1_000_000)) > 0  # never free
+    assert mixed.cost_usd == pytest.approx(0.04 + 0.03 + 0.001)
+    assert Usage("claude-haiku-5-5", input_tokens=1_000_000).cost_usd == pytest.approx(2.50 / 5)  # long-context tier
+    assert Usage("claude-haiku-5-5", input_tokens=50_000).cost_usd == pytest.approx(0.005)
+    assert Usage("some-future-model", input_tokens=1_000_000).cost_usd > 0  # never free
     assert "claude-sonnet-5-5" in PRICES and mixed.total_tokens == 28_000
 
 
@@ -491,3 +491,16 @@ def test_offline_on_real_corpus_pairs(corpus):
             source = older.items[item].text + "\n" + newer.items[item].text
             for change in summary.key_changes:  # the offline headline states diff counts, not filing numbers
                 assert change.evidence and change.evidence in source, (pair["ticker"], item)
+
+
+def test_metrics_count_the_cost_each_usage_states():
+    """The metrics read the cost from the usage, so the report's cost and the counter agree."""
+    from metrics import Metrics
+
+    metrics = Metrics()
+    usage = [Usage("claude-sonnet-5-5", input_tokens=20_000, output_tokens=3_000), Usage("claude-haiku-5-5", input_tokens=1_000_000)]
+    metrics.record_usage(usage)
+    sample = metrics.registry.get_sample_value
+    assert sample("claude_cost_usd_total", {"model": "claude-sonnet-5-5"}) == pytest.approx(0.07)
+    assert sample("claude_cost_usd_total", {"model": "claude-haiku-5-5"}) == pytest.approx(0.5)  # long-context tier
+    assert sample("claude_tokens_total", {"model": "claude-haiku-5-5", "kind": "input"}) == 1_000_000

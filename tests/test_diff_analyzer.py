@@ -23,7 +23,8 @@ from diff_analyzer import (
     diff_filings,
     diff_item,
 )
-from section_extractor import ITEM_ORDER, ExtractedFiling, ItemStatus, ItemText
+from form_10k import ITEM_ORDER
+from section_extractor import ExtractedFiling, ItemStatus, ItemText
 
 
 def item(paragraphs, item_id: str = "7", headings=(), status=ItemStatus.PRESENT) -> ItemText:

@@ -11,7 +11,8 @@ from dataclasses import replace
 import pytest
 
 from diff_analyzer import CHANGE_KINDS, CHURN_LABELS, diff_filings, diff_item
-from section_extractor import ITEM_ORDER, extract_items
+from form_10k import ITEM_ORDER
+from section_extractor import extract_items
 from test_diff_analyzer import unmark
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import corpus_dir
-from section_extractor import ITEM_ORDER, ExtractedFiling, ItemStatus, extract_items
+from form_10k import ITEM_ORDER
+from section_extractor import ExtractedFiling, ItemStatus, extract_items
 
 CORE_ITEMS = ("1", "1A", "7", "7A", "8")
 

@@ -11,7 +11,8 @@ from ai_analyzer import AiSummaries, ExecutiveSentence, ItemSummary, KeyChange, 
 from diff_analyzer import diff_filings, diff_item
 from number_changes import FiscalYears
 from quality_validator import check_directions
-from section_extractor import ITEM_ORDER, ExtractedFiling, ItemStatus, ItemText
+from form_10k import ITEM_ORDER
+from section_extractor import ExtractedFiling, ItemStatus, ItemText
 
 FILLER = ["The Company designs, manufactures and markets smartphones and wearables worldwide through its stores.",
           "Our products are sold through direct and indirect distribution channels in many countries."]

@@ -9,7 +9,8 @@ import pytest
 from ai_analyzer import EXECUTIVE, AiSummaries, ItemSummary, KeyChange, OfflineSummarizer, OmittedItem, rank_items
 from diff_analyzer import diff_filings
 from quality_validator import BLOCKING, WARNING, FilingContext, QualityIssue, decide, validate
-from section_extractor import ITEM_ORDER, ITEM_TITLES, ExtractedFiling, ItemStatus, ItemText
+from form_10k import ITEM_ORDER, ITEM_TITLES
+from section_extractor import ExtractedFiling, ItemStatus, ItemText
 
 WORDS = ("revenue customers products services market competition suppliers regulation technology growth "
          "operations employees investment capital liquidity inflation currency demand pricing margin").split()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from section_extractor import ITEM_ORDER, ITEM_TITLES, ExtractedFiling, ItemStatus, extract_items, parse_heading
+from form_10k import ITEM_ORDER, ITEM_TITLES
+from section_extractor import ExtractedFiling, ItemStatus, extract_items, parse_heading
 
 BODY = {
     "1": "We make widgets in Ohio and sell them to industrial buyers around the world.",
