@@ -38,7 +38,7 @@ ITEM_TITLES = {
 ITEM_PARTS = {item: "I" for item in ("1", "1A", "1B", "1C", "2", "3", "4")} | \
     {item: "II" for item in ("5", "6", "7", "7A", "8", "9", "9A", "9B", "9C")} | \
     {item: "III" for item in ("10", "11", "12", "13", "14")} | {"15": "IV", "16": "IV"}
-# How a sentence names an Item ("New in MD&A: ..."); the others are "Item 9B".
+# How a sentence names an Item ("Dropped from MD&A: ..."); the others are "Item 9B".
 ITEM_SHORT_NAMES = {
     "1": "Business", "1A": "Risk Factors", "1C": "Cybersecurity", "2": "Properties", "3": "Legal Proceedings",
     "5": "Market for the Stock", "7": "MD&A", "7A": "Market Risk", "8": "the Financial Statements",

@@ -709,6 +709,8 @@ def _topic(item: str, change: ParagraphChange, text: str, added: str, figures: l
             match = pattern.search(opening)
             if match is None or _INCIDENTAL.search(sentence[max(0, match.start() - 40):match.end() + 40]):
                 continue
+            if _DEAL.fullmatch(match.group(0)) and _EXPLAINS.search(sentence[:match.start()]):
+                continue  # "G&A increased 14%, primarily due to acquisitions": a move explained, not a deal (a charge stays one)
             if change.kind == "modified" and not pattern.search(added) and not any(n.new_text in sentence for n in figures):
                 continue  # the topic was there the year before and no figure of it changed: the change is elsewhere
             return kind
@@ -716,11 +718,18 @@ def _topic(item: str, change: ParagraphChange, text: str, added: str, figures: l
 
 
 TOPIC_OPENING = 160  # characters of a sentence that say what it is about
+# a deal or a buyback named after these words explains the figure the sentence is about
+_DEAL = re.compile(r"acquir(?:e|ed|es|ing)|acquisitions?|mergers?|divest\w*|dividends?|repurchases?|repurchased|buybacks?", re.I)
+_EXPLAINS = re.compile(r"\b(due (?:primarily |mainly |largely |in part )?to|driven (?:primarily |mainly |largely )?by|primarily by|"
+                       r"reflect(?:s|ed|ing)?|as a result of|result(?:ed|ing)? from|offset by|attributable to|because of|"
+                       r"(?:increase|decrease|growth|decline)d? (?:of|in) )", re.I)
 _CASH_FLOWS = re.compile(r"\W*(?:(?:net )?cash (?:provided|used|flows?|generated)|(?:operating|investing|financing) activities)\b", re.I)
 _INCIDENTAL = re.compile(
     r"net of (cash )?acquired|(excluding|excludes|exclusive of|net of|impact of|effects? of|other than)\s+(\w+\s+){0,3}"
     r"(acquisitions?|divestitures?|impairments?|restructuring)|acquisitions? (and|or) divestitures? had|"
-    r"(business operations|investments), acquisitions|such as (\w+\s+){0,4}acquisitions", re.I)
+    r"(business operations|investments), acquisitions|such as (\w+\s+){0,4}acquisitions|"
+    r"(acquisitions?|divestitures?) of (about |approximately |less than )?\d|"  # "divestitures of 1%": a share of a move
+    r"(points?|%) from (\w+\s+){0,2}(acquisitions?|divestitures?)", re.I)
 
 
 def _guides_in_words(sentence: str, context: _Context) -> bool:
@@ -941,7 +950,7 @@ def _outside_marks(text: str, at: int) -> int:
 
 
 def _sentence(text: str) -> str:
-    text = text.strip()
+    text = text.strip().lstrip("•●·▪◦–- \u00a0")  # a bullet of the filing's list is no start of a sentence
     return text if text.endswith((".", "…", "?", "!")) else text + "."
 
 
@@ -957,13 +966,11 @@ def _headline(item: str, kind: str, change: ParagraphChange, figure: NumberChang
             said = f"{said.rstrip('.')} (previously {figure.old_text})"
         return _sentence(_clip(said, 45))
     quote = (new_quote or old_quote or {}).get("text") or ""
-    lead = {
-        "text_added": f"New in {where}: ", "text_removed": f"Dropped from {where}: ", "text_modified": f"Reworded in {where}: ",
-        "legal": "Legal proceedings: " if item == "3" else f"Legal ({where}): ", "transaction": f"Transaction ({where}): ",
-        "leadership": "Leadership: ", "capital_return": "Capital return: ", "guidance": "Guidance: ",
-    }.get(kind, "")
-    if kind in ("legal", "transaction", "leadership", "capital_return", "guidance") and change.kind == "removed":
-        lead = f"No longer stated in {where}: "
+    # The filing's own sentence is the headline; the page shows its kind and Item beside it. Only
+    # what the newer filing no longer says is marked, or the reader would take it as current.
+    lead = ""
+    if change.kind == "removed":
+        lead = f"Dropped from {where}: " if kind == "text_removed" else f"No longer stated in {where}: "
     return _sentence(lead + _clip(quote, 40))
 
 

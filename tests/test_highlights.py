@@ -246,3 +246,18 @@ def test_a_cash_flow_paragraph_is_not_a_deal():
            "as well as the acquisition of VIZIO for $1.9 billion.")
     found, _ = ranked({"7": FILLER + [old]}, {"7": FILLER + [new]})
     assert found and all(h.kind not in ("transaction", "capital_return") for h in found)
+
+
+def test_a_move_explained_by_acquisitions_is_no_deal_and_headlines_are_the_filings_sentences():
+    """MA 2024: "General and administrative expenses increased 14% ... an increase of 2 percentage points
+    from a restructuring charge and 1 percentage point from acquisitions" read as a Transaction; PG 2025:
+    "...unfavorable geographic mix of 1% and divestitures of 1%" too. Headlines carried labels."""
+    from highlights import _DEAL, _EXPLAINS, _INCIDENTAL, _sentence
+
+    sentence = "Net revenue from value-added services increased 17%, primarily driven by acquisitions and higher demand."
+    match = _DEAL.search(sentence)
+    assert match and _EXPLAINS.search(sentence[:match.start()])
+    assert _INCIDENTAL.search("unfavorable geographic mix of 1% and divestitures of 1%")
+    assert _INCIDENTAL.search("an increase of 1 percentage point from acquisitions")
+    assert not _EXPLAINS.search("We completed our acquisition of Recorded Future"[:16])
+    assert _sentence("•We completed the acquisitions of businesses for $2.8 billion") == "We completed the acquisitions of businesses for $2.8 billion."
