@@ -31,8 +31,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import defaults
-from database import FailureRecord, Store
+from database import Store
 from exceptions import JobTimeout, LeaseLost, QueueFull, QueueUnavailable, ShuttingDown
+from failure import failure_record
 from observability import job_context
 
 log = logging.getLogger("runner")
@@ -119,9 +120,11 @@ class JobWatch:
             log.warning("lease lost to another worker; stopping the job", extra={"lease_owner": current.lease_owner})
 
     def _fail_stuck_job(self, job_id: str, control: JobControl) -> None:
-        failure = JobTimeout(f"the job did not finish within {self.settings.job_timeout_seconds:.0f} s")
         current = self.store.get_job(job_id)
-        record = FailureRecord(code=failure.code, message=failure.message, stage=current.stage.value if current else None)
+        record = failure_record(
+            JobTimeout(f"the job did not finish within {self.settings.job_timeout_seconds:.0f} s"),
+            current.stage if current else None,
+        )
         outcome = self.store.fail_job(job_id, failure=record, owner=self.owner)
         control.abandoned = True
         control.stop("lease_lost")  # whatever the thread does next, it no longer owns the job
@@ -130,8 +133,7 @@ class JobWatch:
         if outcome.changed:
             log.error("job timed out; failed and refunded by the watchdog")
             if self.metrics is not None:
-                self.metrics.jobs_finished.labels(outcome.job.status.value).inc()
-                self.metrics.refunds.labels(failure.code).inc()
+                self.metrics.record_outcome(outcome.job, record.code)
 
 
 class LocalQueue:

@@ -98,9 +98,10 @@ import observability  # noqa: E402
 from ai_analyzer import Summarizer, make_summarizer  # noqa: E402
 from callbacks import CallbackDispatcher  # noqa: E402
 from config import Settings  # noqa: E402
-from database import FailureRecord, ReportRecord, Store, open_store  # noqa: E402
+from database import ReportRecord, Store, open_store  # noqa: E402
 from diff_analyzer import diff_filings  # noqa: E402
-from exceptions import ExtractionFailed, LeaseLost, StoreUnavailable, as_job_failure  # noqa: E402
+from exceptions import ExtractionFailed, LeaseLost, StoreUnavailable  # noqa: E402
+from failure import failure_record  # noqa: E402
 from faithfulness import Sources  # noqa: E402
 import highlights  # noqa: E402
 from job import Job, Stage, parse_job_request  # noqa: E402
@@ -247,7 +248,7 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
             if not outcome.changed:
                 log.warning("job finished elsewhere; this run's report is discarded", extra={"status": outcome.job.status.value})
             else:
-                _count_outcome(services, outcome.job, "QUALITY_BELOW_STANDARD")
+                services.metrics.record_outcome(outcome.job, "QUALITY_BELOW_STANDARD")
                 log.info(
                     "job completed",
                     extra={"status": outcome.job.status.value, "refunded": outcome.job.refunded, "duration_ms": int((time.monotonic() - started) * 1000)},
@@ -347,15 +348,11 @@ def _fail(
     job_id: str, stage: Stage, exc: BaseException, services: Services, *, owner: str | None,
     budget_seconds: float = defaults.STORE_RETRY_BUDGET_SECONDS,
 ) -> Job | None:
-    failure = as_job_failure(exc)
+    record = failure_record(exc, stage)
     if isinstance(exc, JobFailure):
-        log.warning("job failed", extra={"code": failure.code, "stage": stage.value, "error": failure.message})
+        log.warning("job failed", extra={"code": record.code, "stage": record.stage, "error": record.message})
     else:
-        log.exception("job failed with an unexpected error", extra={"code": failure.code, "stage": stage.value})
-    details = dict(failure.details)
-    if not isinstance(exc, JobFailure):
-        details["exception"] = type(exc).__name__
-    record = FailureRecord(code=failure.code, message=failure.message, stage=stage.value, details=details)
+        log.exception("job failed with an unexpected error", extra={"code": record.code, "stage": record.stage})
     try:
         outcome = _store_call(lambda: services.store.fail_job(job_id, failure=record, owner=owner), budget_seconds)
     except Exception:
@@ -365,14 +362,8 @@ def _fail(
     if not outcome.changed:
         log.warning("failure not recorded: the job was already finished elsewhere", extra={"status": outcome.job.status.value})
     else:
-        _count_outcome(services, outcome.job, failure.code)
+        services.metrics.record_outcome(outcome.job, record.code)
     return outcome.job
-
-
-def _count_outcome(services: Services, job: Job, refund_reason: str | None) -> None:
-    services.metrics.jobs_finished.labels(job.status.value).inc()
-    if job.refunded:
-        services.metrics.refunds.labels(refund_reason or "unknown").inc()
 
 
 def _store_call(call: Callable, budget_seconds: float = defaults.STORE_RETRY_BUDGET_SECONDS):
