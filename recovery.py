@@ -20,18 +20,25 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
+from config import Settings
 from database import Store
 from exceptions import JobAbandoned, JobQueueTimeout, QueueFull, ShuttingDown
 from failure import failure_record
 from job import Job, JobStatus
+from metrics import Metrics
 from observability import job_context
+from runner import Runner
 
 log = logging.getLogger("recovery")
 
 
 class Sweeper:
-    def __init__(self, settings, store: Store, *, runner=None, metrics=None, on_change=None):
+    def __init__(
+        self, settings: Settings, store: Store, *, runner: Runner | None = None, metrics: Metrics | None = None,
+        on_change: Callable[[], None] | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.runner = runner  # None: this process runs no jobs, so every abandoned job is failed

@@ -1,7 +1,8 @@
 """Job runners: who executes `worker.process_job`, and when.
 
-Both runners offer the same small interface to the API: `reserve()` (a slot, or `QueueFull`),
-`submit(job_id)`, `queued_lease()`, `counts()`, `accepting`, `stop_accepting()`, `shutdown()`.
+Both runners implement `Runner`, the small interface the API, the sweeper and `worker.Services`
+use: `reserve()` (a slot, or `QueueFull`), `submit(job_id)`, `queued_lease()`, `counts()`,
+`running_here()`, `accepting`, `stop_accepting()`, `shutdown()`; the wiring never asks which one it has.
 
 `RQRunner` (QUEUE_BACKEND=rq) enqueues job ids in Redis for `rq worker` processes.
 
@@ -26,17 +27,59 @@ import struct
 import termios
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Protocol
 
 import defaults
+from config import Settings
 from database import Store
 from exceptions import JobTimeout, LeaseLost, QueueFull, QueueUnavailable, ShuttingDown
 from failure import failure_record
+from metrics import Metrics
 from observability import job_context
 
 log = logging.getLogger("runner")
+
+
+class Runner(Protocol):
+    """Who runs the jobs this process accepts: a thread pool here (`ThreadPoolRunner`) or RQ work
+    horses elsewhere (`RQRunner`). The wiring (app, sweeper, `Services`) sees only this."""
+
+    @property
+    def accepting(self) -> bool:
+        """False once the process is stopping: new jobs are refused (`ShuttingDown`)."""
+
+    def reserve(self) -> AbstractContextManager[None]:
+        """Hold a slot while a job is recorded; raises `QueueFull`, `QueueUnavailable` or `ShuttingDown`."""
+
+    def submit(self, job_id: str) -> None:
+        """Queue a recorded job (inside `reserve()`)."""
+
+    def queued_lease(self) -> tuple[str, float]:
+        """(owner, seconds) of a job's lease while it waits to run."""
+
+    def counts(self) -> tuple[int, int]:
+        """(running, queued) jobs, as the queue-depth gauge shows them."""
+
+    def running_here(self) -> int:
+        """Jobs running in this process: the store must stay open under them."""
+
+    def healthy(self) -> bool:
+        """False when this process can run no more jobs until it restarts (`/ready` says so)."""
+
+    def report_depth(self) -> None:
+        """Bring the queue-depth gauge up to date."""
+
+    def shared_metrics(self) -> dict:
+        """Totals of processes whose metrics no scrape reaches (the RQ work horses)."""
+
+    def start(self) -> None: ...
+
+    def stop_accepting(self) -> None: ...
+
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop taking jobs; with `wait`, give running ones up to `timeout` seconds."""
 
 
 @dataclass
@@ -88,7 +131,10 @@ class JobWatch:
     tends its one job through a `LeaseKeeper`.
     """
 
-    def __init__(self, settings, store: Store, owner: str, metrics=None, on_abandoned: Callable[[str], None] | None = None):
+    def __init__(
+        self, settings: Settings, store: Store, owner: str, metrics: Metrics | None = None,
+        on_abandoned: Callable[[str], None] | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.owner = owner
@@ -332,7 +378,7 @@ class ThreadPoolRunner:
     are slots, `/ready` reports the process unhealthy.
     """
 
-    def __init__(self, settings, store: Store, owner: str, execute: Execute, metrics=None):
+    def __init__(self, settings: Settings, store: Store, owner: str, execute: Execute, metrics: Metrics | None = None):
         self.settings = settings
         self.store = store
         self.owner = owner
@@ -397,6 +443,9 @@ class ThreadPoolRunner:
         with self._lock:
             running = sum(1 for c in self._held.values() if c is not None)
             return running, len(self._held) - running
+
+    def running_here(self) -> int:
+        return self.counts()[0]
 
     def healthy(self) -> bool:
         """False when every slot's thread is stuck on an abandoned job (only a restart frees them)."""
@@ -542,7 +591,7 @@ class ThreadPoolRunner:
                 del self._held[job_id]
         deadline = time.monotonic() + (timeout if timeout is not None else 0)
         if wait:
-            while self.counts()[0] and (timeout is None or time.monotonic() < deadline):
+            while self.running_here() and (timeout is None or time.monotonic() < deadline):
                 time.sleep(0.05)
         self._stopping.set()
 
@@ -590,7 +639,7 @@ class RQRunner:
     queued forever. The work horse that runs it takes the lease over and renews it.
     """
 
-    def __init__(self, settings, store: Store, metrics=None, connection=None):
+    def __init__(self, settings: Settings, store: Store, metrics: Metrics | None = None, connection=None):
         from redis import Redis
         from rq import Queue
 
@@ -659,6 +708,9 @@ class RQRunner:
         from rq.registry import StartedJobRegistry
 
         return StartedJobRegistry(queue=self.queue).count, self.queue.count
+
+    def running_here(self) -> int:
+        return 0  # jobs run in the rq worker processes
 
     def report_depth(self) -> None:
         if self.metrics is not None:

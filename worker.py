@@ -112,7 +112,7 @@ from quality_validator import FilingContext, validate  # noqa: E402
 from recovery import Sweeper  # noqa: E402
 from render import render_html, render_markdown  # noqa: E402
 from report import build_report  # noqa: E402
-from runner import JobControl, JobWatch, LeaseKeeper, RQRunner, ThreadPoolRunner  # noqa: E402
+from runner import JobControl, JobWatch, LeaseKeeper, RQRunner, Runner, ThreadPoolRunner  # noqa: E402
 from sec_fetcher import EdgarClient  # noqa: E402
 from section_extractor import extract_items  # noqa: E402
 
@@ -141,7 +141,7 @@ class Services:
     metrics: Metrics
     pipeline: Pipeline = field(default_factory=Pipeline)
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
-    runner: ThreadPoolRunner | RQRunner | None = None
+    runner: Runner | None = None
     sweeper: Sweeper | None = None
 
     @classmethod
@@ -177,8 +177,7 @@ class Services:
         self.runner.shutdown(wait=wait, timeout=timeout)
         self.sweeper.stop()
         self.dispatcher.stop()
-        running_here = self.runner.counts()[0] if isinstance(self.runner, ThreadPoolRunner) else 0
-        if not running_here:  # never close the store under a job still running here
+        if not self.runner.running_here():  # never close the store under a job still running here
             self.store.close()
 
 
