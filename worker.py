@@ -108,10 +108,10 @@ from job import Job, Stage, parse_job_request  # noqa: E402
 from key_figures import key_figures  # noqa: E402
 from metrics import Metrics  # noqa: E402
 from observability import configure_logging, job_context  # noqa: E402
-from quality_validator import FilingContext, validate  # noqa: E402
+from quality_validator import FilingContext, RefundDecision, validate  # noqa: E402
 from recovery import Sweeper  # noqa: E402
 from render import render_html, render_markdown  # noqa: E402
-from report import build_report  # noqa: E402
+from report import StageResults, build_report  # noqa: E402
 from runner import JobControl, JobWatch, LeaseKeeper, RQRunner, Runner, ThreadPoolRunner  # noqa: E402
 from sec_fetcher import EdgarClient  # noqa: E402
 from section_extractor import extract_items  # noqa: E402
@@ -233,14 +233,14 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
         run = _Run(job, services, control, on_progress)
         started = time.monotonic()
         try:
-            record = _produce_report(run, services, started)
+            record, decision = _produce_report(run, services, started)
             outcome = _store_call(
                 lambda: store.complete_job(
                     job_id,
                     owner=services.owner,
-                    report=record["report"],
-                    refund=record["refund"],
-                    refund_reason=record["refund_reason"],
+                    report=record,
+                    refund=decision.refund,
+                    refund_reason=decision.reason,
                 )
             )
             run.finish()
@@ -263,7 +263,39 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
             services.dispatcher.wake()
 
 
-def _produce_report(run: _Run, services: Services, started: float) -> dict:
+def _produce_report(run: _Run, services: Services, started: float) -> tuple[ReportRecord, RefundDecision]:
+    """Run the stages, then assemble the report row to save and the validator's refund decision."""
+    job = run.job
+    results = _run_stages(run, services)
+
+    run.enter(Stage.SAVING)  # the report's stage_seconds cover every stage before this one
+
+    report_id = str(uuid.uuid4())
+    body = build_report(
+        results,
+        report_id=report_id,
+        job_id=job.job_id,
+        generation_time_seconds=time.monotonic() - started,
+        stage_seconds=run.stage_seconds,
+    )
+    record = ReportRecord(
+        report_id=report_id,
+        ticker=job.ticker,
+        company_name=results.pair.company.name,
+        body=body,
+        is_valid=results.quality.is_valid,
+        ai_cost_usd=results.summaries.cost_usd,
+        total_tokens=results.summaries.total_tokens,
+        html=_rendered(services.pipeline.render, body),
+    )
+    decision = results.quality.decision
+    if decision.refund:
+        log.warning("report below standard; the token will be refunded", extra={"codes": list(decision.codes)})
+    return record, decision
+
+
+def _run_stages(run: _Run, services: Services) -> StageResults:
+    """fetch -> extract -> diff -> summarize -> validate, each stage entered (and recorded) in turn."""
     job, pipeline = run.job, services.pipeline
 
     run.enter(Stage.FETCHING)
@@ -292,36 +324,8 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
     context = FilingContext(older_period=pair.older.ref.period_of_report, newer_period=pair.newer.ref.period_of_report)
     quality = pipeline.validate(older, newer, diff, summaries, context, highlights=ranked, sources=sources)
 
-    run.enter(Stage.SAVING)  # the report's stage_seconds cover every stage before this one
-
-    report_id = str(uuid.uuid4())
-    body = build_report(
-        report_id=report_id,
-        job_id=job.job_id,
-        pair=pair,
-        older=older,
-        newer=newer,
-        key_figures=figures,
-        highlights=highlights.to_dicts(ranked),
-        diff=diff,
-        summaries=summaries,
-        quality=quality,
-        generation_time_seconds=time.monotonic() - started,
-        stage_seconds=run.stage_seconds,
-    )
-    record = ReportRecord(
-        report_id=report_id,
-        ticker=job.ticker,
-        company_name=pair.company.name,
-        body=body,
-        is_valid=quality.is_valid,
-        ai_cost_usd=summaries.cost_usd,
-        total_tokens=summaries.total_tokens,
-        html=_rendered(pipeline.render, body),
-    )
-    if quality.decision.refund:
-        log.warning("report below standard; the token will be refunded", extra={"codes": list(quality.decision.codes)})
-    return {"report": record, "refund": quality.decision.refund, "refund_reason": quality.decision.reason}
+    return StageResults(pair=pair, older=older, newer=newer, key_figures=figures, diff=diff, highlights=ranked,
+                        summaries=summaries, quality=quality)
 
 
 def _rendered(render: Callable[[dict], str], body: dict) -> str | None:
