@@ -29,15 +29,17 @@ import threading
 import time
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 import defaults
 from config import Settings
 from database import Store
 from exceptions import JobTimeout, LeaseLost, QueueFull, QueueUnavailable, ShuttingDown
 from failure import failure_record
-from metrics import Metrics
 from observability import job_context
+
+if TYPE_CHECKING:  # gunicorn.conf.py imports this module in the master before it sets PROMETHEUS_MULTIPROC_DIR,
+    from metrics import Metrics  # which prometheus_client reads once, when first imported
 
 log = logging.getLogger("runner")
 
