@@ -2,7 +2,7 @@
 
 An error carries what the HTTP layer needs (`http_status`), what the job record and the callback
 need (`code`, a safe `message`) and whether a failed job hands the token back (`refund`). The
-mapping to HTTP answers lives in `app.py`, the mapping to job failures in `worker.py`; both read
+mapping to HTTP answers lives in `app.py`, the mapping to job failures in `failure.py`; both read
 these attributes, so each error is described exactly once, here.
 
 Messages must never contain secrets: they are stored in error rows, sent in callbacks and shown

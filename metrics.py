@@ -19,6 +19,8 @@ from typing import Mapping
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
 
+from job import Job
+
 STAGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 40, 80, 160, 320)
 SHARED_KEY = "report-worker:metrics"  # Redis hash: sample (name, labels) -> total over every RQ work horse
 _SAMPLE_SUFFIXES = ("_total", "_bucket", "_count", "_sum")
@@ -47,6 +49,13 @@ class Metrics:
     def set_queue_depth(self, running: int, queued: int) -> None:
         self.queue_depth.labels("running").set(running)
         self.queue_depth.labels("queued").set(queued)
+
+    def record_outcome(self, job: Job, refund_reason: str | None) -> None:
+        """Count a job this process ended (the store changed it): its outcome, and its refund by reason.
+        The one counter of every way a job ends: the pipeline, the watchdog and the sweeper."""
+        self.jobs_finished.labels(job.status.value).inc()
+        if job.refunded:
+            self.refunds.labels(refund_reason or "unknown").inc()
 
     def record_sec(self, name: str, n: int = 1) -> None:
         """The EDGAR client's counters (`EdgarClient.stats()` names), as they move."""

@@ -20,6 +20,8 @@ import traceback
 from datetime import datetime, timezone
 from typing import Any, Iterable, Iterator
 
+from config import Settings
+
 _job_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id", default=None)
 
 REDACTED = "[redacted]"
@@ -185,7 +187,7 @@ def scrub_event(event: dict, scrubber: Scrubber) -> dict:
     return scrubber.data(event)
 
 
-def setup(settings, *, release: str) -> None:
+def setup(settings: Settings, *, release: str) -> None:
     """Logging and Sentry for a process (web worker, RQ work horse), from the settings."""
     configure_logging(settings.log_level, settings.secrets)
     init_sentry(

@@ -20,17 +20,25 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
-from database import FailureRecord, Store
+from config import Settings
+from database import Store
 from exceptions import JobAbandoned, JobQueueTimeout, QueueFull, ShuttingDown
+from failure import failure_record
 from job import Job, JobStatus
+from metrics import Metrics
 from observability import job_context
+from runner import Runner
 
 log = logging.getLogger("recovery")
 
 
 class Sweeper:
-    def __init__(self, settings, store: Store, *, runner=None, metrics=None, on_change=None):
+    def __init__(
+        self, settings: Settings, store: Store, *, runner: Runner | None = None, metrics: Metrics | None = None,
+        on_change: Callable[[], None] | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.runner = runner  # None: this process runs no jobs, so every abandoned job is failed
@@ -79,22 +87,17 @@ class Sweeper:
 
     def _fail(self, job: Job) -> bool:
         if job.status is JobStatus.QUEUED and self.runner is not None:  # alive, but no worker took it in time
-            failure = JobQueueTimeout(f"the job waited more than {self.max_queue_age.total_seconds():.0f} s and never started")
+            error, message = JobQueueTimeout, f"the job waited more than {self.max_queue_age.total_seconds():.0f} s and never started"
         else:
-            failure = JobAbandoned(f"the process running the job stopped while it was {job.status.value} ({job.stage.value})")
-        outcome = self.store.fail_job(
-            job.job_id,
-            failure=FailureRecord(code=failure.code, message=failure.message, stage=job.stage.value,
-                                  details={"lease_owner": job.lease_owner, "attempts": job.attempts}),
-            only_if_lease_expired=True,
-        )
+            error, message = JobAbandoned, f"the process running the job stopped while it was {job.status.value} ({job.stage.value})"
+        record = failure_record(error(message, details={"lease_owner": job.lease_owner, "attempts": job.attempts}), job.stage)
+        outcome = self.store.fail_job(job.job_id, failure=record, only_if_lease_expired=True)
         if not outcome.changed:
             return False
         log.error("abandoned job failed and refunded", extra={"lease_owner": job.lease_owner, "stage": job.stage.value})
         if self.metrics:
             self.metrics.jobs_recovered.labels("failed").inc()
-            self.metrics.jobs_finished.labels(outcome.job.status.value).inc()
-            self.metrics.refunds.labels(failure.code).inc()
+            self.metrics.record_outcome(outcome.job, record.code)
         return True
 
     def start(self) -> None:

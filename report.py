@@ -1,18 +1,21 @@
 """The report object: what is stored in `reports.report` and what `python -m worker report --json` writes.
 
-One pure function assembles it from the stage results, so the stored report and the CLI output can
-never drift apart. README.md documents every field; bump `SCHEMA_VERSION` on incompatible changes.
+One pure function assembles it from the stage results (`StageResults`), so the stored report and
+the CLI output can never drift apart. README.md documents every field; bump `SCHEMA_VERSION` on
+incompatible changes.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import defaults
 from ai_analyzer import AiSummaries
 from diff_analyzer import FilingDiff
+from highlights import Highlight
 from quality_validator import QualityReport
 from form_10k import ITEM_ORDER
 from section_extractor import ExtractedFiling
@@ -23,21 +26,25 @@ MAX_BYTES = 300_000  # the stored report (JSON, UTF-8); larger ones are compacte
 HEAD_HIGHLIGHTS = 20  # the highlights a reader sees first keep their redlines whatever the size
 
 
+@dataclass(frozen=True)
+class StageResults:
+    """What the pipeline's stages made for one job, stage by stage: all a report is assembled from."""
+
+    pair: AnnualReportPair  # fetching: the company and its two annual reports
+    older: ExtractedFiling  # extracting
+    newer: ExtractedFiling
+    key_figures: dict[str, Any]
+    diff: FilingDiff  # diffing
+    highlights: list[Highlight]  # ranked, most telling first
+    summaries: AiSummaries  # summarizing
+    quality: QualityReport  # validating: the refund decision too
+
+
 def build_report(
-    *,
-    report_id: str,
-    job_id: str,
-    pair: AnnualReportPair,
-    older: ExtractedFiling,
-    newer: ExtractedFiling,
-    key_figures: dict[str, Any],
-    diff: FilingDiff,
-    highlights: list[dict[str, Any]] | None = None,
-    summaries: AiSummaries,
-    quality: QualityReport,
-    generation_time_seconds: float,
-    stage_seconds: dict[str, float],
+    results: StageResults, *, report_id: str, job_id: str, generation_time_seconds: float, stage_seconds: dict[str, float]
 ) -> dict[str, Any]:
+    """The report object of one run: the stage results, under the run's ids and timings."""
+    pair, summaries, quality = results.pair, results.summaries, results.quality
     return within_size({
         "schema_version": SCHEMA_VERSION,
         "report_id": report_id,
@@ -47,17 +54,17 @@ def build_report(
         "cik": pair.company.cik10,
         "filings": {"older": pair.older.provenance(), "newer": pair.newer.provenance()},
         "items": {
-            "older": {item: older.items[item].summary() for item in ITEM_ORDER},
-            "newer": {item: newer.items[item].summary() for item in ITEM_ORDER},
+            "older": {item: results.older.items[item].summary() for item in ITEM_ORDER},
+            "newer": {item: results.newer.items[item].summary() for item in ITEM_ORDER},
         },
         "extraction": {
             label: {"method": f.method, "source_format": f.source_format, "warnings": list(f.warnings),
                     "financial_statements": f.financial_statements}
-            for label, f in (("older", older), ("newer", newer))
+            for label, f in (("older", results.older), ("newer", results.newer))
         },
-        "key_figures": key_figures,
-        "highlights": highlights or [],
-        "diff": diff.to_dict(with_changes=False),
+        "key_figures": results.key_figures,
+        "highlights": [highlight.to_dict() for highlight in results.highlights],
+        "diff": results.diff.to_dict(with_changes=False),
         "ai_summaries": summaries.to_dict(),
         "ai_provider": summaries.provider,
         "ai_model": summaries.model,

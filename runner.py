@@ -1,7 +1,8 @@
 """Job runners: who executes `worker.process_job`, and when.
 
-Both runners offer the same small interface to the API: `reserve()` (a slot, or `QueueFull`),
-`submit(job_id)`, `queued_lease()`, `counts()`, `accepting`, `stop_accepting()`, `shutdown()`.
+Both runners implement `Runner`, the small interface the API, the sweeper and `worker.Services`
+use: `reserve()` (a slot, or `QueueFull`), `submit(job_id)`, `queued_lease()`, `counts()`,
+`running_here()`, `accepting`, `stop_accepting()`, `shutdown()`; the wiring never asks which one it has.
 
 `RQRunner` (QUEUE_BACKEND=rq) enqueues job ids in Redis for `rq worker` processes.
 
@@ -26,16 +27,61 @@ import struct
 import termios
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
 import defaults
-from database import FailureRecord, Store
+from config import Settings
+from database import Store
 from exceptions import JobTimeout, LeaseLost, QueueFull, QueueUnavailable, ShuttingDown
+from failure import failure_record
 from observability import job_context
 
+if TYPE_CHECKING:  # gunicorn.conf.py imports this module in the master before it sets PROMETHEUS_MULTIPROC_DIR,
+    from metrics import Metrics  # which prometheus_client reads once, when first imported
+
 log = logging.getLogger("runner")
+
+
+class Runner(Protocol):
+    """Who runs the jobs this process accepts: a thread pool here (`ThreadPoolRunner`) or RQ work
+    horses elsewhere (`RQRunner`). The wiring (app, sweeper, `Services`) sees only this."""
+
+    @property
+    def accepting(self) -> bool:
+        """False once the process is stopping: new jobs are refused (`ShuttingDown`)."""
+
+    def reserve(self) -> AbstractContextManager[None]:
+        """Hold a slot while a job is recorded; raises `QueueFull`, `QueueUnavailable` or `ShuttingDown`."""
+
+    def submit(self, job_id: str) -> None:
+        """Queue a recorded job (inside `reserve()`)."""
+
+    def queued_lease(self) -> tuple[str, float]:
+        """(owner, seconds) of a job's lease while it waits to run."""
+
+    def counts(self) -> tuple[int, int]:
+        """(running, queued) jobs, as the queue-depth gauge shows them."""
+
+    def running_here(self) -> int:
+        """Jobs running in this process: the store must stay open under them."""
+
+    def healthy(self) -> bool:
+        """False when this process can run no more jobs until it restarts (`/ready` says so)."""
+
+    def report_depth(self) -> None:
+        """Bring the queue-depth gauge up to date."""
+
+    def shared_metrics(self) -> dict:
+        """Totals of processes whose metrics no scrape reaches (the RQ work horses)."""
+
+    def start(self) -> None: ...
+
+    def stop_accepting(self) -> None: ...
+
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
+        """Stop taking jobs; with `wait`, give running ones up to `timeout` seconds."""
 
 
 @dataclass
@@ -87,7 +133,10 @@ class JobWatch:
     tends its one job through a `LeaseKeeper`.
     """
 
-    def __init__(self, settings, store: Store, owner: str, metrics=None, on_abandoned: Callable[[str], None] | None = None):
+    def __init__(
+        self, settings: Settings, store: Store, owner: str, metrics: Metrics | None = None,
+        on_abandoned: Callable[[str], None] | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.owner = owner
@@ -119,9 +168,11 @@ class JobWatch:
             log.warning("lease lost to another worker; stopping the job", extra={"lease_owner": current.lease_owner})
 
     def _fail_stuck_job(self, job_id: str, control: JobControl) -> None:
-        failure = JobTimeout(f"the job did not finish within {self.settings.job_timeout_seconds:.0f} s")
         current = self.store.get_job(job_id)
-        record = FailureRecord(code=failure.code, message=failure.message, stage=current.stage.value if current else None)
+        record = failure_record(
+            JobTimeout(f"the job did not finish within {self.settings.job_timeout_seconds:.0f} s"),
+            current.stage if current else None,
+        )
         outcome = self.store.fail_job(job_id, failure=record, owner=self.owner)
         control.abandoned = True
         control.stop("lease_lost")  # whatever the thread does next, it no longer owns the job
@@ -130,8 +181,7 @@ class JobWatch:
         if outcome.changed:
             log.error("job timed out; failed and refunded by the watchdog")
             if self.metrics is not None:
-                self.metrics.jobs_finished.labels(outcome.job.status.value).inc()
-                self.metrics.refunds.labels(failure.code).inc()
+                self.metrics.record_outcome(outcome.job, record.code)
 
 
 class LocalQueue:
@@ -330,7 +380,7 @@ class ThreadPoolRunner:
     are slots, `/ready` reports the process unhealthy.
     """
 
-    def __init__(self, settings, store: Store, owner: str, execute: Execute, metrics=None):
+    def __init__(self, settings: Settings, store: Store, owner: str, execute: Execute, metrics: Metrics | None = None):
         self.settings = settings
         self.store = store
         self.owner = owner
@@ -395,6 +445,9 @@ class ThreadPoolRunner:
         with self._lock:
             running = sum(1 for c in self._held.values() if c is not None)
             return running, len(self._held) - running
+
+    def running_here(self) -> int:
+        return self.counts()[0]
 
     def healthy(self) -> bool:
         """False when every slot's thread is stuck on an abandoned job (only a restart frees them)."""
@@ -540,7 +593,7 @@ class ThreadPoolRunner:
                 del self._held[job_id]
         deadline = time.monotonic() + (timeout if timeout is not None else 0)
         if wait:
-            while self.counts()[0] and (timeout is None or time.monotonic() < deadline):
+            while self.running_here() and (timeout is None or time.monotonic() < deadline):
                 time.sleep(0.05)
         self._stopping.set()
 
@@ -588,7 +641,7 @@ class RQRunner:
     queued forever. The work horse that runs it takes the lease over and renews it.
     """
 
-    def __init__(self, settings, store: Store, metrics=None, connection=None):
+    def __init__(self, settings: Settings, store: Store, metrics: Metrics | None = None, connection=None):
         from redis import Redis
         from rq import Queue
 
@@ -657,6 +710,9 @@ class RQRunner:
         from rq.registry import StartedJobRegistry
 
         return StartedJobRegistry(queue=self.queue).count, self.queue.count
+
+    def running_here(self) -> int:
+        return 0  # jobs run in the rq worker processes
 
     def report_depth(self) -> None:
         if self.metrics is not None:

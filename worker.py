@@ -98,20 +98,21 @@ import observability  # noqa: E402
 from ai_analyzer import Summarizer, make_summarizer  # noqa: E402
 from callbacks import CallbackDispatcher  # noqa: E402
 from config import Settings  # noqa: E402
-from database import FailureRecord, ReportRecord, Store, open_store  # noqa: E402
+from database import ReportRecord, Store, open_store  # noqa: E402
 from diff_analyzer import diff_filings  # noqa: E402
-from exceptions import ExtractionFailed, LeaseLost, StoreUnavailable, as_job_failure  # noqa: E402
+from exceptions import ExtractionFailed, LeaseLost, StoreUnavailable  # noqa: E402
+from failure import failure_record  # noqa: E402
 from faithfulness import Sources  # noqa: E402
 import highlights  # noqa: E402
 from job import Job, Stage, parse_job_request  # noqa: E402
 from key_figures import key_figures  # noqa: E402
 from metrics import Metrics  # noqa: E402
 from observability import configure_logging, job_context  # noqa: E402
-from quality_validator import FilingContext, validate  # noqa: E402
+from quality_validator import FilingContext, RefundDecision, validate  # noqa: E402
 from recovery import Sweeper  # noqa: E402
 from render import render_html, render_markdown  # noqa: E402
-from report import build_report  # noqa: E402
-from runner import JobControl, JobWatch, LeaseKeeper, RQRunner, ThreadPoolRunner  # noqa: E402
+from report import StageResults, build_report  # noqa: E402
+from runner import JobControl, JobWatch, LeaseKeeper, RQRunner, Runner, ThreadPoolRunner  # noqa: E402
 from sec_fetcher import EdgarClient  # noqa: E402
 from section_extractor import extract_items  # noqa: E402
 
@@ -140,7 +141,7 @@ class Services:
     metrics: Metrics
     pipeline: Pipeline = field(default_factory=Pipeline)
     owner: str = field(default_factory=lambda: f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}")
-    runner: ThreadPoolRunner | RQRunner | None = None
+    runner: Runner | None = None
     sweeper: Sweeper | None = None
 
     @classmethod
@@ -176,8 +177,7 @@ class Services:
         self.runner.shutdown(wait=wait, timeout=timeout)
         self.sweeper.stop()
         self.dispatcher.stop()
-        running_here = self.runner.counts()[0] if isinstance(self.runner, ThreadPoolRunner) else 0
-        if not running_here:  # never close the store under a job still running here
+        if not self.runner.running_here():  # never close the store under a job still running here
             self.store.close()
 
 
@@ -233,21 +233,21 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
         run = _Run(job, services, control, on_progress)
         started = time.monotonic()
         try:
-            record = _produce_report(run, services, started)
+            record, decision = _produce_report(run, services, started)
             outcome = _store_call(
                 lambda: store.complete_job(
                     job_id,
                     owner=services.owner,
-                    report=record["report"],
-                    refund=record["refund"],
-                    refund_reason=record["refund_reason"],
+                    report=record,
+                    refund=decision.refund,
+                    refund_reason=decision.reason,
                 )
             )
             run.finish()
             if not outcome.changed:
                 log.warning("job finished elsewhere; this run's report is discarded", extra={"status": outcome.job.status.value})
             else:
-                _count_outcome(services, outcome.job, "QUALITY_BELOW_STANDARD")
+                services.metrics.record_outcome(outcome.job, "QUALITY_BELOW_STANDARD")
                 log.info(
                     "job completed",
                     extra={"status": outcome.job.status.value, "refunded": outcome.job.refunded, "duration_ms": int((time.monotonic() - started) * 1000)},
@@ -263,7 +263,39 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
             services.dispatcher.wake()
 
 
-def _produce_report(run: _Run, services: Services, started: float) -> dict:
+def _produce_report(run: _Run, services: Services, started: float) -> tuple[ReportRecord, RefundDecision]:
+    """Run the stages, then assemble the report row to save and the validator's refund decision."""
+    job = run.job
+    results = _run_stages(run, services)
+
+    run.enter(Stage.SAVING)  # the report's stage_seconds cover every stage before this one
+
+    report_id = str(uuid.uuid4())
+    body = build_report(
+        results,
+        report_id=report_id,
+        job_id=job.job_id,
+        generation_time_seconds=time.monotonic() - started,
+        stage_seconds=run.stage_seconds,
+    )
+    record = ReportRecord(
+        report_id=report_id,
+        ticker=job.ticker,
+        company_name=results.pair.company.name,
+        body=body,
+        is_valid=results.quality.is_valid,
+        ai_cost_usd=results.summaries.cost_usd,
+        total_tokens=results.summaries.total_tokens,
+        html=_rendered(services.pipeline.render, body),
+    )
+    decision = results.quality.decision
+    if decision.refund:
+        log.warning("report below standard; the token will be refunded", extra={"codes": list(decision.codes)})
+    return record, decision
+
+
+def _run_stages(run: _Run, services: Services) -> StageResults:
+    """fetch -> extract -> diff -> summarize -> validate, each stage entered (and recorded) in turn."""
     job, pipeline = run.job, services.pipeline
 
     run.enter(Stage.FETCHING)
@@ -292,36 +324,8 @@ def _produce_report(run: _Run, services: Services, started: float) -> dict:
     context = FilingContext(older_period=pair.older.ref.period_of_report, newer_period=pair.newer.ref.period_of_report)
     quality = pipeline.validate(older, newer, diff, summaries, context, highlights=ranked, sources=sources)
 
-    run.enter(Stage.SAVING)  # the report's stage_seconds cover every stage before this one
-
-    report_id = str(uuid.uuid4())
-    body = build_report(
-        report_id=report_id,
-        job_id=job.job_id,
-        pair=pair,
-        older=older,
-        newer=newer,
-        key_figures=figures,
-        highlights=highlights.to_dicts(ranked),
-        diff=diff,
-        summaries=summaries,
-        quality=quality,
-        generation_time_seconds=time.monotonic() - started,
-        stage_seconds=run.stage_seconds,
-    )
-    record = ReportRecord(
-        report_id=report_id,
-        ticker=job.ticker,
-        company_name=pair.company.name,
-        body=body,
-        is_valid=quality.is_valid,
-        ai_cost_usd=summaries.cost_usd,
-        total_tokens=summaries.total_tokens,
-        html=_rendered(pipeline.render, body),
-    )
-    if quality.decision.refund:
-        log.warning("report below standard; the token will be refunded", extra={"codes": list(quality.decision.codes)})
-    return {"report": record, "refund": quality.decision.refund, "refund_reason": quality.decision.reason}
+    return StageResults(pair=pair, older=older, newer=newer, key_figures=figures, diff=diff, highlights=ranked,
+                        summaries=summaries, quality=quality)
 
 
 def _rendered(render: Callable[[dict], str], body: dict) -> str | None:
@@ -347,15 +351,11 @@ def _fail(
     job_id: str, stage: Stage, exc: BaseException, services: Services, *, owner: str | None,
     budget_seconds: float = defaults.STORE_RETRY_BUDGET_SECONDS,
 ) -> Job | None:
-    failure = as_job_failure(exc)
+    record = failure_record(exc, stage)
     if isinstance(exc, JobFailure):
-        log.warning("job failed", extra={"code": failure.code, "stage": stage.value, "error": failure.message})
+        log.warning("job failed", extra={"code": record.code, "stage": record.stage, "error": record.message})
     else:
-        log.exception("job failed with an unexpected error", extra={"code": failure.code, "stage": stage.value})
-    details = dict(failure.details)
-    if not isinstance(exc, JobFailure):
-        details["exception"] = type(exc).__name__
-    record = FailureRecord(code=failure.code, message=failure.message, stage=stage.value, details=details)
+        log.exception("job failed with an unexpected error", extra={"code": record.code, "stage": record.stage})
     try:
         outcome = _store_call(lambda: services.store.fail_job(job_id, failure=record, owner=owner), budget_seconds)
     except Exception:
@@ -365,14 +365,8 @@ def _fail(
     if not outcome.changed:
         log.warning("failure not recorded: the job was already finished elsewhere", extra={"status": outcome.job.status.value})
     else:
-        _count_outcome(services, outcome.job, failure.code)
+        services.metrics.record_outcome(outcome.job, record.code)
     return outcome.job
-
-
-def _count_outcome(services: Services, job: Job, refund_reason: str | None) -> None:
-    services.metrics.jobs_finished.labels(job.status.value).inc()
-    if job.refunded:
-        services.metrics.refunds.labels(refund_reason or "unknown").inc()
 
 
 def _store_call(call: Callable, budget_seconds: float = defaults.STORE_RETRY_BUDGET_SECONDS):
