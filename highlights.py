@@ -480,7 +480,8 @@ def _risk_factor_highlights(diff: FilingDiff, context: _Context) -> list[Highlig
                 materiality=0.12 + min(0.3, risk.words_added / 400) + novelty / 2,
                 reasons=[f"risk factor reworded ({words} words)"] + (["new terms"] if novelty else []),
                 quotes={"old": {"text": _clip_chars(risk.old_title or ""), "link": _text_link(context.older_url, risk.old_title)},
-                        "new": {"text": _clip_chars(sentence or risk.new_title or ""), "link": _text_link(context.newer_url, sentence or risk.new_title)}},
+                        "new": {"text": _clip_chars(sentence or risk.new_title or ""),
+                                "link": _text_link(context.newer_url, sentence or risk.new_title)}},
                 redline=_clip_redline(risk.title_redline if risk.title_changed and not risk.redline else risk.redline),
             ))
     return out
@@ -637,8 +638,10 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
     reasons.append(f"Item {item} weight {weight}")
     old_quote = new_quote = None
     if figure is not None:
-        old_quote = {"text": _sentence_of(change.old_text or "", figure.old_text), "link": _fact_or_text(context.older_url, figure.old_fact, change.old_text, figure.old_text)}
-        new_quote = {"text": _sentence_of(change.new_text or "", figure.new_text), "link": _fact_or_text(context.newer_url, figure.new_fact, change.new_text, figure.new_text)}
+        old_quote = {"text": _sentence_of(change.old_text or "", figure.old_text),
+                     "link": _fact_or_text(context.older_url, figure.old_fact, change.old_text, figure.old_text)}
+        new_quote = {"text": _sentence_of(change.new_text or "", figure.new_text),
+                     "link": _fact_or_text(context.newer_url, figure.new_fact, change.new_text, figure.new_text)}
     else:
         if change.old_text:
             text = _clip_chars(_changed_sentence(change.redline or "", old=True) or _first_sentence(change.old_text))

@@ -77,10 +77,12 @@ METRICS: tuple[Metric, ...] = (
         "SalesRevenueNet", "SalesRevenueGoodsNet", "RevenuesNetOfInterestExpense"),
         line=r"^(total )?(net )?(revenues?|sales)\b|^total (net )?(revenues?|sales)",
         not_line=r"cost|deferred|unearned|percent|%", required=True, said=r"\b(revenues?|net sales|sales)\b"),
-    Metric("gross_profit", "Gross profit", "USD", INCOME, DURATION, _us("GrossProfit"), line=r"^gross (profit|margin)\b", said=r"\bgross (profit|margin)\b"),
+    Metric("gross_profit", "Gross profit", "USD", INCOME, DURATION, _us("GrossProfit"), line=r"^gross (profit|margin)\b",
+           said=r"\bgross (profit|margin)\b"),
     Metric("operating_income", "Operating income", "USD", INCOME, DURATION, _us("OperatingIncomeLoss"),
            line=r"^(total )?(operating (income|profit|loss)|(income|loss|earnings)( \(loss\))? from operations)",
-           not_line=r"non-?operating|other operating", required=True, said=r"\b(operating (income|loss|profit)|(income|loss|earnings) from operations)\b"),
+           not_line=r"non-?operating|other operating", required=True,
+           said=r"\b(operating (income|loss|profit)|(income|loss|earnings) from operations)\b"),
     Metric("net_income", "Net income", "USD", INCOME, DURATION, _us(
         "NetIncomeLoss", "ProfitLoss", "NetIncomeLossAvailableToCommonStockholdersBasic"),
         line=r"^net (income|earnings|loss)", not_line=r"per share|noncontrolling|non-controlling|minority|before|continuing",
@@ -100,15 +102,18 @@ METRICS: tuple[Metric, ...] = (
         line=r"^total (share|stock)holders' (equity|deficit)", said=r"\b(stock|share)holders['’] equity\b"),
     Metric("operating_cash_flow", "Operating cash flow", "USD", CASH_FLOW, DURATION, _us(
         "NetCashProvidedByUsedInOperatingActivities", "NetCashProvidedByUsedInOperatingActivitiesContinuingOperations"),
-        line=r"(provided|generated|used).{0,20}operating activities|^cash (flows? )?from operating activities", required=True, said=r"\b(operating activities|cash (flows? )?from operations|operating cash flows?)\b"),
+        line=r"(provided|generated|used).{0,20}operating activities|^cash (flows? )?from operating activities", required=True,
+        said=r"\b(operating activities|cash (flows? )?from operations|operating cash flows?)\b"),
     Metric("capital_expenditures", "Capital expenditures", "USD", CASH_FLOW, DURATION, _us(
         "PaymentsToAcquirePropertyPlantAndEquipment", "PaymentsToAcquireProductiveAssets", "PaymentsForCapitalImprovements"),
         line=r"(purchases?|payments?|additions?|acquisitions?|expenditures?|investments?) (of |for |to |in |related to )?.{0,40}"
              r"(property|plant|equipment|productive|fixed assets)|capital expenditures",
-        not_line=r"^(proceeds|sales? of)|included in|non-?cash|accrued", positive=True, required=True, said=r"\b(capital expenditures|purchases of property|property and equipment)\b"),
+        not_line=r"^(proceeds|sales? of)|included in|non-?cash|accrued", positive=True, required=True,
+        said=r"\b(capital expenditures|purchases of property|property and equipment)\b"),
     Metric("share_repurchases", "Share repurchases", "USD", CASH_FLOW, DURATION, _us(
         "PaymentsForRepurchaseOfCommonStock", "PaymentsForRepurchaseOfEquity"),
-        line=r"(repurchases?|purchases?|buybacks?) of (common )?(stock|shares)|treasury stock", positive=True, said=r"\b(repurchase[sd]?|buybacks?)\b"),
+        line=r"(repurchases?|purchases?|buybacks?) of (common )?(stock|shares)|treasury stock", positive=True,
+        said=r"\b(repurchase[sd]?|buybacks?)\b"),
     Metric("dividends_per_share", "Dividends per share", "USD/share", INCOME, DURATION, _us(
         "CommonStockDividendsPerShareDeclared", "CommonStockDividendsPerShareCashPaid"), said=r"\bdividends?\b"),
     Metric("shares_outstanding", "Shares outstanding", "shares", COVER, INSTANT, ("dei:EntityCommonStockSharesOutstanding",)),
@@ -391,7 +396,8 @@ def _segment_member(context: Context) -> tuple[str, bool] | None:
 
 def _segments(xbrl: InlineXbrl, periods: _Periods, current: dict[str, Figure]):
     years = {
-        "current": {c.id for c in xbrl.contexts.values() if not c.instant and c.end == periods.fiscal_year.end and YEAR_DAYS[0] <= c.days <= YEAR_DAYS[1]},
+        "current": {c.id for c in xbrl.contexts.values()
+                    if not c.instant and c.end == periods.fiscal_year.end and YEAR_DAYS[0] <= c.days <= YEAR_DAYS[1]},
         "prior": set(),
     }
     prior_end = next((xbrl.contexts[c].end for c in periods.prior_duration if c in xbrl.contexts), None)

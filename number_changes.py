@@ -27,7 +27,7 @@ from datetime import date
 from decimal import Decimal
 
 from number_mentions import (
-    CELL_FILLERS, DASHES, NumberMention, cell_value, context_words, is_rolled_date, label_end, mentions_in, naming_words,
+    DASHES, NumberMention, cell_value, context_words, is_rolled_date, label_end, mentions_in, naming_words,
     period_at, same_metric, value_columns,
 )
 from xbrl_facts import Fact, InlineXbrl

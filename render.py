@@ -350,7 +350,8 @@ def _key_figures(figures: dict, older_year: str, newer_year: str) -> KeyFigures:
         FigureGroup(title, tuple(_figure_row(metrics[n], older_year) for n in names)) for title, names in grouped if names
     )
     bars = tuple(
-        Bar(_CHART_LABELS.get(n, _s(metrics[n].get("label")) or n), metrics[n]["change"]["percent"], percent(metrics[n]["change"]["percent"], plus=True))
+        Bar(_CHART_LABELS.get(n, _s(metrics[n].get("label")) or n), metrics[n]["change"]["percent"],
+            percent(metrics[n]["change"]["percent"], plus=True))
         for _, names in grouped for n in names
         if metrics[n].get("unit") in ("USD", "USD/share") and _finite(_d(metrics[n].get("change")).get("percent"))
     )
@@ -534,7 +535,8 @@ def _risk_factors(report: dict) -> RiskFactors:
         elif kind == "removed":
             removed.append(RiskFactor((("same", _s(change.get("old_title"))),), change.get("old_category"), None))
         elif kind == "reworded" and not change.get("trivial"):
-            title = redline_segments(change["title_redline"], context_words=40) if change.get("title_redline") else (("same", _s(change.get("new_title"))),)
+            title = (redline_segments(change["title_redline"], context_words=40) if change.get("title_redline")
+                     else (("same", _s(change.get("new_title"))),))
             words = [f"{change['words_added']:,} words added" if change.get("words_added") else None,
                      f"{change['words_removed']:,} removed" if change.get("words_removed") else None]
             reworded.append(RiskFactor(title, change.get("new_category"), ", ".join(filter(None, words)) or None))
@@ -641,22 +643,26 @@ def _provenance(report: dict, older: dict, newer: dict) -> tuple[tuple[str, str,
         if not filing:
             continue
         size = f", {filing['bytes'] / 1e6:.1f} MB" if _finite(filing.get("bytes")) else ""
-        rows.append((label, f"{_s(filing.get('form')) or '10-K'} {_s(filing.get('accession'))}, {_s(filing.get('primary_document'))}{size}", _safe_url(filing.get("url"))))
+        rows.append((label, f"{_s(filing.get('form')) or '10-K'} {_s(filing.get('accession'))}, {_s(filing.get('primary_document'))}{size}",
+                     _safe_url(filing.get("url"))))
         fetched = "from the cache" if filing.get("from_cache") else "from SEC EDGAR"
         method = _d(extraction.get(role)).get("method")
-        rows.append((f"{label}: fetched", f"{_when(filing.get('fetched_at'))} {fetched}" + (f"; items found by {method.replace('_', ' ')}" if method else ""), None))
+        rows.append((f"{label}: fetched",
+                     f"{_when(filing.get('fetched_at'))} {fetched}" + (f"; items found by {method.replace('_', ' ')}" if method else ""), None))
         if filing.get("sha256"):
             rows.append((f"{label}: SHA-256", _s(filing["sha256"]), None))
         if filing.get("note"):
             rows.append((f"{label}: note", _s(filing["note"]), None))
     source = _d(report.get("key_figures")).get("source")
     if source:
-        rows.append(("Key figures from", {"inline_xbrl": "the filings' inline XBRL facts", "statement_tables": "the printed statement tables"}.get(source, source), None))
+        rows.append(("Key figures from", {"inline_xbrl": "the filings' inline XBRL facts",
+                                          "statement_tables": "the printed statement tables"}.get(source, source), None))
     summaries = _d(report.get("ai_summaries"))
     provider = summaries.get("provider") or report.get("ai_provider")
     model = summaries.get("model") or report.get("ai_model")
     if provider:
-        rows.append(("Summaries", {"offline": "the offline summarizer (no AI)", "anthropic": f"Claude ({model})" if model else "Claude"}.get(provider, _s(provider)), None))
+        rows.append(("Summaries", {"offline": "the offline summarizer (no AI)",
+                                   "anthropic": f"Claude ({model})" if model else "Claude"}.get(provider, _s(provider)), None))
     usage = _d(summaries.get("usage"))
     tokens, cost = report.get("total_tokens", usage.get("total_tokens")), report.get("ai_cost_usd", usage.get("cost_usd"))
     if _finite(cost) and _finite(tokens):
@@ -707,7 +713,8 @@ a{color:var(--link)}
 .filings{display:grid;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr));gap:.75rem;margin:1rem 0;padding:0}
 .filings>div{border:1px solid var(--rule);border-radius:6px;padding:.6rem .8rem;background:var(--soft)}
 .filings dt{font-weight:600}.filings dd{margin:0}
-nav.toc ul{display:flex;flex-wrap:wrap;gap:.25rem 1rem;list-style:none;margin:0;padding:.5rem 0;border-top:1px solid var(--rule);border-bottom:1px solid var(--rule);font-size:.95rem}
+nav.toc ul{display:flex;flex-wrap:wrap;gap:.25rem 1rem;list-style:none;margin:0;padding:.5rem 0;\
+border-top:1px solid var(--rule);border-bottom:1px solid var(--rule);font-size:.95rem}
 .table-wrap{overflow-x:auto;max-width:100%;margin:.5rem 0 1rem}
 table{border-collapse:collapse;width:100%;font-size:.93rem}
 caption{text-align:left;font-weight:600;padding:.25rem 0}
@@ -899,7 +906,8 @@ def _svg_chart(bars: tuple[Bar, ...], older_year: str, newer_year: str) -> str:
     height = top + row_h * len(bars) + 22
     zero = x(0)
     parts = [
-        f'<figure class="chart"><svg role="img" aria-labelledby="chart-title chart-desc" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
+        f'<figure class="chart"><svg role="img" aria-labelledby="chart-title chart-desc" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}">',
         f'<title id="chart-title">Change from {_e(older_year)} to {_e(newer_year)}</title>',
         f'<desc id="chart-desc">{_e("; ".join(f"{b.label} {b.text}" for b in bars))}</desc>',
     ]
@@ -926,7 +934,8 @@ def _svg_chart(bars: tuple[Bar, ...], older_year: str, newer_year: str) -> str:
             label = f"{_sign(tick, plus=True)}{abs(tick)}%" if tick else "0"
             parts.append(f'<text class="axis" x="{x(tick):.1f}" y="{axis_y}" text-anchor="middle">{_e(label)}</text>')
     parts.append("</svg>")
-    parts.append(f'<figcaption class="note">Year-over-year change, {_e(newer_year)} against {_e(older_year)}. The table has the amounts.</figcaption></figure>')
+    parts.append(f'<figcaption class="note">Year-over-year change, {_e(newer_year)} against {_e(older_year)}. '
+                 'The table has the amounts.</figcaption></figure>')
     return "\n".join(parts)
 
 
@@ -1062,7 +1071,8 @@ def _html_items(view: View) -> str:
 
 def _html_quality(view: View) -> str:
     verdict = view.verdict
-    out = ['<section id="quality">\n<h2>Quality</h2>', f'<div class="verdict {"passed" if verdict.passed else "failed"}"><p><strong>{_e(verdict.text)}</strong></p>']
+    out = ['<section id="quality">\n<h2>Quality</h2>',
+           f'<div class="verdict {"passed" if verdict.passed else "failed"}"><p><strong>{_e(verdict.text)}</strong></p>']
     if verdict.refund_reason:
         out.append(f"<p>Reason: {_e(verdict.refund_reason)}</p>")
     out.append("</div>")
@@ -1155,7 +1165,8 @@ def render_markdown(report: dict) -> str:
             out += [f"*{_m(figures.note)}*", ""]
         if figures.segments:
             out += ["<details><summary>Segments</summary>", "",
-                    _md_table(["Segment", _m(view.older_year), _m(view.newer_year), "Change"], [_md_figure_row(r) for r in figures.segments], {1, 2, 3}),
+                    _md_table(["Segment", _m(view.older_year), _m(view.newer_year), "Change"],
+                              [_md_figure_row(r) for r in figures.segments], {1, 2, 3}),
                     "", "</details>", ""]
     out += ["## Executive summary", ""]
     if not view.summary:
@@ -1185,8 +1196,10 @@ def render_markdown(report: dict) -> str:
     out += ["## Item by item", ""]
     if view.items:
         out += ["<details><summary>Per-item statistics</summary>", "",
-                _md_table(["Item", "Title", f"Words {_m(view.older_year)}", f"Words {_m(view.newer_year)}", "Added", "Removed", "Changed", "Figures changed", "Notes"],
-                          [[_m(r.item), _m(r.title), r.words_old, r.words_new, r.added, r.removed, _m(r.changed), r.numbers, _m(r.notes)] for r in view.items],
+                _md_table(["Item", "Title", f"Words {_m(view.older_year)}", f"Words {_m(view.newer_year)}", "Added", "Removed", "Changed",
+                           "Figures changed", "Notes"],
+                          [[_m(r.item), _m(r.title), r.words_old, r.words_new, r.added, r.removed, _m(r.changed), r.numbers, _m(r.notes)]
+                           for r in view.items],
                           {2, 3, 4, 5, 6, 7}),
                 "", "</details>", ""]
     for summary in view.item_summaries:
@@ -1215,7 +1228,8 @@ def _md_highlight(h: Highlight) -> list[str]:
     meta = " · ".join(filter(None, (h.kind, h.item, f"materiality {h.materiality}" if h.materiality else None)))
     out += [f"*{_m(meta)}*" + (f" — {_m('; '.join(h.reasons))}" if h.reasons else ""), ""]
     if h.old or h.new:
-        values = " → ".join(filter(None, (f"{_m(h.old_period)}: **{_m(h.old)}**" if h.old else None, f"{_m(h.new_period)}: **{_m(h.new)}**" if h.new else None)))
+        values = " → ".join(filter(None, (f"{_m(h.old_period)}: **{_m(h.old)}**" if h.old else None,
+                                          f"{_m(h.new_period)}: **{_m(h.new)}**" if h.new else None)))
         if h.change:
             values += f" · change {_m(h.change)}" + (f" ({_m(h.change_detail)})" if h.change_detail else "")
         out += [values, ""]

@@ -77,15 +77,23 @@ _XSLT = etree.XML(f"""<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org
 <xsl:template match="ix-header">{HEADER}<xsl:apply-templates mode="header"/>{HEADER}</xsl:template>
 <xsl:template match="script|style|noscript|template" mode="cell"/>
 <xsl:template match="td|th" mode="cell">{CELL}<xsl:apply-templates mode="cell"/></xsl:template>
-<xsl:template match="{_BLOCK_ELEMENTS}|br|hr" mode="cell"><xsl:text> </xsl:text><xsl:apply-templates mode="cell"/><xsl:text> </xsl:text></xsl:template>
+<xsl:template match="{_BLOCK_ELEMENTS}|br|hr" mode="cell">\
+<xsl:text> </xsl:text><xsl:apply-templates mode="cell"/><xsl:text> </xsl:text></xsl:template>
 <xsl:template match="h1|h2|h3|h4|h5|h6|b|strong|i|em|u" mode="cell">{EM_ON}<xsl:apply-templates mode="cell"/>{EM_OFF}</xsl:template>
 <xsl:template match="table" mode="cell">{BLOCK}{TABLE}<xsl:apply-templates/>{BLOCK}</xsl:template>
-<xsl:template match="a[starts-with(@href,'#')]" mode="cell">{LINK}<xsl:value-of select="substring(@href,2)"/>{END}<xsl:apply-templates mode="cell"/></xsl:template>
+<xsl:template match="a[starts-with(@href,'#')]" mode="cell">\
+{LINK}<xsl:value-of select="substring(@href,2)"/>{END}<xsl:apply-templates mode="cell"/></xsl:template>
 <xsl:template match="ix-nonfraction" mode="cell">{_FACT_RECORD}<xsl:apply-templates mode="cell"/></xsl:template>
 <xsl:template match="{_COVER_FACT}" mode="cell">{_COVER_RECORD}<xsl:apply-templates mode="cell"/></xsl:template>
 <xsl:template match="text()" mode="header"/>
-<xsl:template match="xbrli-context" mode="header">{CONTEXT}<xsl:value-of select="@id"/>{SEP}<xsl:value-of select=".//xbrli-startdate"/>{SEP}<xsl:value-of select=".//xbrli-enddate"/><xsl:value-of select=".//xbrli-instant"/><xsl:for-each select=".//xbrldi-explicitmember|.//xbrldi-typedmember">{SEP}<xsl:value-of select="@dimension"/>{SEP}<xsl:value-of select="normalize-space(.)"/></xsl:for-each>{RECORD_END}</xsl:template>
-<xsl:template match="xbrli-unit" mode="header">{UNIT}<xsl:value-of select="@id"/><xsl:for-each select=".//xbrli-measure">{SEP}<xsl:if test="ancestor::xbrli-unitdenominator">/</xsl:if><xsl:value-of select="normalize-space(.)"/></xsl:for-each>{RECORD_END}</xsl:template>
+<xsl:template match="xbrli-context" mode="header">\
+{CONTEXT}<xsl:value-of select="@id"/>{SEP}<xsl:value-of select=".//xbrli-startdate"/>\
+{SEP}<xsl:value-of select=".//xbrli-enddate"/><xsl:value-of select=".//xbrli-instant"/>\
+<xsl:for-each select=".//xbrldi-explicitmember|.//xbrldi-typedmember">{SEP}<xsl:value-of select="@dimension"/>\
+{SEP}<xsl:value-of select="normalize-space(.)"/></xsl:for-each>{RECORD_END}</xsl:template>
+<xsl:template match="xbrli-unit" mode="header">\
+{UNIT}<xsl:value-of select="@id"/><xsl:for-each select=".//xbrli-measure">\
+{SEP}<xsl:if test="ancestor::xbrli-unitdenominator">/</xsl:if><xsl:value-of select="normalize-space(.)"/></xsl:for-each>{RECORD_END}</xsl:template>
 <xsl:template match="ix-nonfraction" mode="header">{_FACT_RECORD}<xsl:apply-templates mode="header"/></xsl:template>
 <xsl:template match="{_COVER_FACT}" mode="header">{_COVER_RECORD}<xsl:apply-templates mode="header"/></xsl:template>
 </xsl:stylesheet>""")
@@ -778,7 +786,6 @@ def _finish(raw: _RawBlocks, source_format: str, xbrl: InlineXbrl | None = None)
             match = _PAGE_NUMBER.match(text)
             if match:
                 drop[i] = True
-                label = match.group(1) or match.group(2) or match.group(3)
                 page = page_of[i]
                 # the number printed nearest the page's end wins (footers); else the first one
                 if page not in labels or _near_page_end(i, page_of):

@@ -10,7 +10,6 @@ import re
 
 import pytest
 
-import number_changes as numbers
 import number_mentions as mentions
 from number_changes import FiscalYears
 from diff_analyzer import (
