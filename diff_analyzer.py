@@ -292,7 +292,9 @@ def stored_number_changes(changes, limit: int = STORED_NUMBER_CHANGES) -> list[N
         if relative is not None:
             return min(abs(relative), 10.0)
         delta = change.delta
-        return min(abs(delta) / 100.0, 10.0) if delta is not None and change.unit in ("%", "pp") else 0.0 if delta is None else min(abs(delta) / 10_000.0, 1.0)
+        if delta is None:
+            return 0.0
+        return min(abs(delta) / 100.0, 10.0) if change.unit in ("%", "pp") else min(abs(delta) / 10_000.0, 1.0)
 
     kept = [c for c in changes if not c.churn]
     ranked = sorted(enumerate(kept), key=lambda p: (not touches_key_figure(p[1]), p[1].in_table, -weight(p[1]), p[0]))

@@ -3,8 +3,9 @@
 `python -m bench.bench_extract [--repeat N] [--filing SUBSTRING] [--no-edgartools] [--no-memory]`
 
 - Time: per filing, the median of N runs, the three contenders interleaved so that a busy machine
-  slows them alike; each run includes releasing its result (for the raw parse, freeing the tree). "raw parse" is `lxml.html.document_fromstring(file bytes)`: the floor any
-  lxml-based extractor pays. "edgartools" is what the corpus reference used for its method (a):
+  slows them alike; each run includes releasing its result (for the raw parse, freeing the tree).
+  "raw parse" is `lxml.html.document_fromstring(file bytes)`: the floor any lxml-based extractor
+  pays. "edgartools" is what the corpus reference used for its method (a):
   `edgar.documents.parse_html(html, ParserConfig(form="10-K")).sections` plus `.text()` of every
   section (edgartools is installed for the benchmark only, from requirements-bench.txt).
 - Memory: extra resident memory of one extraction, measured in a fresh subprocess per filing and

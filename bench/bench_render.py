@@ -52,7 +52,8 @@ def main(argv: list[str]) -> int:
         html_times.append(html_s)
         sizes.append(size)
         rows.append([name, len(report.get("highlights") or ()), f"{html_s:.4f}", f"{markdown_s:.4f}",
-                     f"{size / 1000:.0f} KB", f"{markdown_size / 1000:.0f} KB", "ok" if size <= TARGET_BYTES and html_s <= TARGET_SECONDS else "MISSED"])
+                     f"{size / 1000:.0f} KB", f"{markdown_size / 1000:.0f} KB",
+                     "ok" if size <= TARGET_BYTES and html_s <= TARGET_SECONDS else "MISSED"])
     table(["pair", "highlights", "HTML s", "Markdown s", "page", "Markdown", "targets"], rows,
           title=f"Rendering, median of {args.repeat} runs per report")
     print()

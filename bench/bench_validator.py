@@ -52,7 +52,8 @@ def main(argv: list[str]) -> int:
 
     # 1. false refunds on good filings and pairs
     good = [f for f in m["filings"] if f.get("complete", True)]
-    ours_filings = {f["path"]: [i for i in check_filing(extracted[f["path"]], "newer", period=periods[f["path"]]) if i.severity == "blocking"] for f in good}
+    ours_filings = {f["path"]: [i for i in check_filing(extracted[f["path"]], "newer", period=periods[f["path"]]) if i.severity == "blocking"]
+                    for f in good}
     naive_filings = {f["path"]: naive_refund(extracted[f["path"]]) for f in good}
     pair_rows, ours_pairs, naive_pairs = [], 0, 0
     summaries_of = {}
@@ -67,7 +68,8 @@ def main(argv: list[str]) -> int:
         naive_pairs += bool(naive)
         pair_rows.append([pair["ticker"], pair["newer_fiscal_year_end"][:4], "refund" if report.decision.refund else "ok",
                           ",".join(report.decision.codes) or "-", len(report.issues), "refund" if naive else "ok", (naive[0] if naive else "-")[:40]])
-    table(["pair", "year", "ours", "blocking codes", "issues", "naive", "naive reason"], pair_rows, title="Year-over-year pairs (all good, real reports)")
+    table(["pair", "year", "ours", "blocking codes", "issues", "naive", "naive reason"], pair_rows,
+          title="Year-over-year pairs (all good, real reports)")
     ours_f = sum(bool(v) for v in ours_filings.values())
     naive_f = sum(bool(v) for v in naive_filings.values())
     print()
