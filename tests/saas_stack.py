@@ -27,7 +27,7 @@ import requests
 from supabase import ClientOptions, create_client
 
 from conftest import CALLBACK_SECRET, ROOT, USER_AGENT, WORKER_SECRET, wait_for
-from database import SupabaseStore
+from store_supabase import SupabaseStore
 from edgar_standin import EdgarStandIn
 from pg_support import migrated_database
 from supabase_stack import EdgeFunction, FaultProxy, Keys, PostgrestServer, SupabaseGateway, free_port, require_tools

@@ -17,11 +17,12 @@ import pytest
 from postgrest.exceptions import APIError
 from supabase import ClientOptions, create_client
 
-from database import SupabaseStore, open_store
+from database import open_store
 from exceptions import InsufficientTokens, JobConflict, StoreMisconfigured, StoreRejected
 from pg_support import migrated_database, require_postgres, truncate_all
 from store_contract import OWNER, StoreContract, paid_request, report_record, request, running
 from store_races import assert_complete_race, assert_mixed_race
+from store_supabase import SupabaseStore
 from supabase_stack import Keys, PostgrestServer, SupabaseGateway, require_tools
 
 from conftest import auth_headers, make_settings, new_payload

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from database import SupabaseStore
+from store_supabase import SupabaseStore
 from exceptions import StoreUnavailable
 from job import JobStatus
 from pg_support import migrated_database, require_postgres, truncate_all
