@@ -91,6 +91,20 @@ class CallbackAttempt:
     duration_ms: int
 
 
+@dataclass(frozen=True)
+class CallbackAttemptRecord:
+    """One POST of a callback and the state it leaves its delivery in: written by `record_callback_attempt`."""
+
+    delivery_id: str
+    attempt: int  # 1 for the first POST; at most one row per attempt number
+    started_at: datetime
+    status_code: int | None  # None: no answer (a network error, an unusable URL)
+    error: str | None
+    duration_ms: int
+    status: str  # the delivery's next state: CALLBACK_PENDING (retried at next_attempt_at), _DELIVERED or _FAILED
+    next_attempt_at: datetime | None
+
+
 class Store(abc.ABC):
     """The state changes of a job. Every method is atomic; the write methods are idempotent."""
 
@@ -189,18 +203,8 @@ class Store(abc.ABC):
         """Pending deliveries whose time has come, hidden from other dispatchers for `claim_seconds`."""
 
     @abc.abstractmethod
-    def record_callback_attempt(
-        self,
-        delivery_id: str,
-        *,
-        attempt: int,
-        started_at: datetime,
-        status_code: int | None,
-        error: str | None,
-        duration_ms: int,
-        status: str,
-        next_attempt_at: datetime | None,
-    ) -> None: ...
+    def record_callback_attempt(self, record: CallbackAttemptRecord) -> None:
+        """Log the attempt (a replayed one is a no-op) and move its delivery forward, never back."""
 
     @abc.abstractmethod
     def callback_delivery(self, job_id: str) -> CallbackDelivery | None: ...

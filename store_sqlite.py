@@ -22,6 +22,7 @@ from exceptions import CreditConflict, InsufficientTokens, InvalidField, JobConf
 from job import Job, JobRequest, JobStatus, Stage, normalize_ticker
 from store import (
     CallbackAttempt,
+    CallbackAttemptRecord,
     CallbackDelivery,
     CreditOutcome,
     FailureRecord,
@@ -595,31 +596,23 @@ class SQLiteStore(Store):
                 conn.execute("UPDATE callback_deliveries SET claimed_until = ? WHERE id = ?", (until, row["id"]))
             return [_delivery(r) for r in rows]
 
-    def record_callback_attempt(
-        self,
-        delivery_id: str,
-        *,
-        attempt: int,
-        started_at: datetime,
-        status_code: int | None,
-        error: str | None,
-        duration_ms: int,
-        status: str,
-        next_attempt_at: datetime | None,
-    ) -> None:
+    def record_callback_attempt(self, record: CallbackAttemptRecord) -> None:
         now = _ts(utcnow())
         with self._write() as conn:
             conn.execute(
                 """INSERT OR IGNORE INTO callback_attempts (delivery_id, attempt, started_at, status_code, error, duration_ms)
                    VALUES (?, ?, ?, ?, ?, ?)""",
-                (delivery_id, attempt, _ts(started_at), status_code, error, duration_ms),
+                (record.delivery_id, record.attempt, _ts(record.started_at), record.status_code, record.error, record.duration_ms),
             )
             conn.execute(  # only forward: a stale attempt never reopens a delivered or abandoned callback
                 """UPDATE callback_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, claimed_until = NULL,
                        last_status_code = ?, last_error = ?, updated_at = ?,
                        delivered_at = CASE WHEN ? = 'delivered' THEN ? ELSE delivered_at END
                    WHERE id = ? AND status = 'pending' AND attempts < ?""",
-                (status, attempt, _ts(next_attempt_at), status_code, error, now, status, now, delivery_id, attempt),
+                (
+                    record.status, record.attempt, _ts(record.next_attempt_at), record.status_code, record.error, now,
+                    record.status, now, record.delivery_id, record.attempt,
+                ),
             )
 
     def callback_delivery(self, job_id: str) -> CallbackDelivery | None:

@@ -33,6 +33,7 @@ from exceptions import (
 from job import Job, JobRequest, Stage
 from store import (
     CallbackAttempt,
+    CallbackAttemptRecord,
     CallbackDelivery,
     CreditOutcome,
     FailureRecord,
@@ -410,28 +411,17 @@ class SupabaseStore(Store):
         rows = self._call("claim_due_callbacks", p_limit=limit, p_claim_seconds=claim_seconds, p_call_id=str(uuid.uuid4()))
         return [delivery_from_row(row, _parse_ts) for row in rows]
 
-    def record_callback_attempt(
-        self,
-        delivery_id: str,
-        *,
-        attempt: int,
-        started_at: datetime,
-        status_code: int | None,
-        error: str | None,
-        duration_ms: int,
-        status: str,
-        next_attempt_at: datetime | None,
-    ) -> None:
+    def record_callback_attempt(self, record: CallbackAttemptRecord) -> None:
         self._call(
             "record_callback_attempt",
-            p_delivery_id=delivery_id,
-            p_attempt=attempt,
-            p_started_at=started_at,
-            p_status_code=status_code,
-            p_error=error,
-            p_duration_ms=duration_ms,
-            p_status=status,
-            p_next_attempt_at=next_attempt_at,
+            p_delivery_id=record.delivery_id,
+            p_attempt=record.attempt,
+            p_started_at=record.started_at,
+            p_status_code=record.status_code,
+            p_error=record.error,
+            p_duration_ms=record.duration_ms,
+            p_status=record.status,
+            p_next_attempt_at=record.next_attempt_at,
         )
 
     def callback_delivery(self, job_id: str) -> CallbackDelivery | None:
