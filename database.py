@@ -1,6 +1,6 @@
 """The stores: where jobs, reports, refunds, error logs and callback deliveries live.
 
-The public entry point: `open_store(settings)` gives the backend the settings name, and the rest
+The public entry point: `open_store(settings)` gives the backend `STORE_BACKEND` names, and the rest
 of the service imports the interface and its records from here. Behind it, one module per concept:
 
 - `store.py`: the `Store` interface, the records its methods read and write, and what both
@@ -24,6 +24,10 @@ same transaction as its terminal state (a transactional outbox).
 
 from __future__ import annotations
 
+from typing import Mapping
+
+from config import Settings
+from exceptions import ConfigError
 from store import (
     CALLBACK_DELIVERED,
     CALLBACK_FAILED,
@@ -50,8 +54,13 @@ __all__ = [
 ]
 
 
-def open_store(settings) -> Store:
-    """The backend the settings ask for: Supabase when configured, else the embedded SQLite file."""
-    if settings.store_backend == "supabase":
-        return SupabaseStore.from_settings(settings)
-    return SQLiteStore(settings.sqlite_path)
+# Each STORE_BACKEND (config.STORE_BACKENDS) and its class; each builds itself from its own settings.
+BACKENDS: Mapping[str, type[Store]] = {"sqlite": SQLiteStore, "supabase": SupabaseStore}
+
+
+def open_store(settings: Settings) -> Store:
+    """The backend `STORE_BACKEND` names (config.py has checked its settings)."""
+    backend = BACKENDS.get(settings.store_backend)
+    if backend is None:  # only settings built in code, not read from the environment, get here
+        raise ConfigError(f"STORE_BACKEND={settings.store_backend!r} must be one of {', '.join(BACKENDS)}")
+    return backend.from_settings(settings)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from config import Settings
 from job import Job, JobError, JobRequest, JobStatus, Stage
 
 CALLBACK_PENDING = "pending"
@@ -107,6 +108,11 @@ class CallbackAttemptRecord:
 
 class Store(abc.ABC):
     """The state changes of a job. Every method is atomic; the write methods are idempotent."""
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """The backend built from its own settings (`database.open_store` calls it)."""
 
     @abc.abstractmethod
     def ping(self) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
+from config import Settings
 from exceptions import CreditConflict, InsufficientTokens, InvalidField, JobConflict, StoreRejected, StoreUnavailable
 from job import Job, JobRequest, JobStatus, Stage, normalize_ticker
 from store import (
@@ -195,6 +196,10 @@ class SQLiteStore(Store):
             self._conn().executescript(_LEDGER_SCHEMA)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"cannot create the SQLite schema in {path}: {exc}") from exc
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SQLiteStore:
+        return cls(settings.sqlite_path)
 
     # -- plumbing ----------------------------------------------------------------------------------
 

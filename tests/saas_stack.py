@@ -102,6 +102,7 @@ def saas_stack(
             "CALLBACK_RETRY_MAX_DELAY_SECONDS": "1",
             "CALLBACK_POLL_INTERVAL_SECONDS": "0.2",
             "CALLBACK_TIMEOUT_SECONDS": "5",
+            "STORE_BACKEND": "supabase",
             "SUPABASE_URL": gateway.url,
             "SUPABASE_SERVICE_KEY": keys.secret_key,
             "SEC_USER_AGENT": USER_AGENT,

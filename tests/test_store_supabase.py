@@ -105,7 +105,7 @@ def test_an_unknown_function_is_a_rejection(gateway, keys):
 
 
 def test_open_store_builds_a_supabase_store_from_settings(gateway, keys, tmp_path):
-    settings = make_settings(tmp_path, SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=keys.secret_key)
+    settings = make_settings(tmp_path, STORE_BACKEND="supabase", SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=keys.secret_key)
     store = open_store(settings)
     try:
         assert isinstance(store, SupabaseStore)
@@ -175,7 +175,7 @@ def test_a_misconfigured_store_makes_ready_say_so_and_post_record_nothing(gatewa
 
     revoked = "sb_secret_" + uuid.uuid4().hex
     gateway.add_key(revoked, keys.service_role_key)
-    app = create_app(settings_factory(SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=revoked))
+    app = create_app(settings_factory(STORE_BACKEND="supabase", SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=revoked))
     client = app.test_client()
     try:
         assert client.get("/ready").status_code == 200

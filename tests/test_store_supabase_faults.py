@@ -156,7 +156,7 @@ def test_a_job_runs_end_to_end_on_supabase_through_blips(standin, database, sett
     standin.reset()
     settings = settings_factory(
         APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url,
-        SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
+        STORE_BACKEND="supabase", SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
     )
     standin.inject("create_job", "drop-after-commit")
     standin.inject("record_progress", "503", "drop-after-commit")
@@ -194,7 +194,7 @@ def test_a_finished_report_outlives_a_longer_store_outage(standin, database, set
     standin.reset()
     settings = settings_factory(
         APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url,
-        SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
+        STORE_BACKEND="supabase", SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
     )
     standin.inject("complete_job", *(["503"] * 12))
     app = create_app(settings, services=Services.build(settings).start())
