@@ -41,6 +41,7 @@ from store import (
 from store_sqlite import SQLiteStore
 from store_supabase import SupabaseStore
 
+# What the rest of the service imports from here: the interface and records of store.py, and open_store.
 __all__ = [
     "CALLBACK_DELIVERED",
     "CALLBACK_FAILED",
