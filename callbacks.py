@@ -22,7 +22,7 @@ import requests
 from standardwebhooks import Webhook
 
 import defaults
-from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, CallbackDelivery, Store
+from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, CallbackAttemptRecord, CallbackDelivery, Store
 from job import Job
 from observability import job_context
 
@@ -181,14 +181,16 @@ class CallbackDispatcher:
             status, next_at = CALLBACK_PENDING, datetime.now(timezone.utc) + timedelta(seconds=delay)
 
         self.store.record_callback_attempt(
-            delivery.delivery_id,
-            attempt=attempt,
-            started_at=started,
-            status_code=result.status_code,
-            error=result.error,
-            duration_ms=duration_ms,
-            status=status,
-            next_attempt_at=next_at,
+            CallbackAttemptRecord(
+                delivery_id=delivery.delivery_id,
+                attempt=attempt,
+                started_at=started,
+                status_code=result.status_code,
+                error=result.error,
+                duration_ms=duration_ms,
+                status=status,
+                next_attempt_at=next_at,
+            )
         )
         if self.metrics is not None:
             self.metrics.callback_attempts.labels({CALLBACK_PENDING: "retry"}.get(status, status)).inc()

@@ -25,6 +25,7 @@ from exceptions import ConfigError
 
 ENVIRONMENTS = ("development", "test", "production")
 QUEUE_BACKENDS = ("thread", "rq")
+STORE_BACKENDS = ("sqlite", "supabase")  # database.open_store builds each
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -50,6 +51,7 @@ class Settings:
     sweep_interval_seconds: float = defaults.SWEEP_INTERVAL_SECONDS
 
     # store
+    store_backend: str = defaults.STORE_BACKEND
     sqlite_path: str = defaults.SQLITE_PATH
     supabase_url: str | None = None
     supabase_service_key: str | None = field(default=None, repr=False)
@@ -115,10 +117,6 @@ class Settings:
                 "SQLITE_PATH (development only; production needs the Supabase store)"
             )
         return notes
-
-    @property
-    def store_backend(self) -> str:
-        return "supabase" if self.supabase_url and self.supabase_service_key else "sqlite"
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -249,6 +247,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
             "JOB_TIMEOUT_GRACE_SECONDS", defaults.JOB_TIMEOUT_GRACE_SECONDS, minimum=0, maximum=600
         ),
         sweep_interval_seconds=r.number("SWEEP_INTERVAL_SECONDS", defaults.SWEEP_INTERVAL_SECONDS, minimum=0.05, maximum=3600),
+        store_backend=r.choice("STORE_BACKEND", defaults.STORE_BACKEND, STORE_BACKENDS),
         sqlite_path=r.text("SQLITE_PATH", defaults.SQLITE_PATH),
         supabase_url=r.url("SUPABASE_URL"),
         supabase_service_key=r.text("SUPABASE_SERVICE_KEY"),
@@ -337,8 +336,15 @@ def _parse(env: Mapping[str, str]) -> Settings:
         )
     if settings.sec_user_agent and not _EMAIL.search(settings.sec_user_agent):
         r.errors.append("SEC_USER_AGENT must contain a name and a contact e-mail address, e.g. 'Acme Research ops@acme.com'")
-    if bool(settings.supabase_url) != bool(settings.supabase_service_key):
-        r.errors.append("SUPABASE_URL and SUPABASE_SERVICE_KEY must be set together")
+    supabase_settings = {"SUPABASE_URL": settings.supabase_url, "SUPABASE_SERVICE_KEY": settings.supabase_service_key}
+    if settings.store_backend == "supabase" and not all(supabase_settings.values()):
+        missing = " and ".join(name for name, value in supabase_settings.items() if not value)
+        r.errors.append(f"STORE_BACKEND=supabase needs {missing} (the project URL and its secret key)")
+    if settings.store_backend != "supabase" and any(supabase_settings.values()):
+        r.errors.append(
+            f"SUPABASE_URL and SUPABASE_SERVICE_KEY are settings of the Supabase store, but STORE_BACKEND is "
+            f"{settings.store_backend}: set STORE_BACKEND=supabase to use that store, or unset them"
+        )
     if settings.supabase_url:
         r.errors.extend(supabase_url_problems(settings.supabase_url))
     if settings.supabase_service_key:
@@ -347,7 +353,7 @@ def _parse(env: Mapping[str, str]) -> Settings:
         r.errors.append("QUEUE_BACKEND=rq needs REDIS_URL")
     if strict and settings.queue_backend == "rq" and settings.store_backend == "sqlite":
         r.errors.append(
-            "QUEUE_BACKEND=rq needs the Supabase store (SUPABASE_URL and SUPABASE_SERVICE_KEY): the RQ workers and "
+            "QUEUE_BACKEND=rq needs the Supabase store (STORE_BACKEND=supabase): the RQ workers and "
             "the web service each have their own SQLite file, so no worker would ever see a job (use QUEUE_BACKEND=thread "
             "for a single service with SQLite)"
         )

@@ -30,6 +30,7 @@ SWEEP_INTERVAL_SECONDS = 30  # how often each process looks for jobs whose lease
 JOB_TIMEOUT_GRACE_SECONDS = 10  # after the deadline, the watchdog fails a job that has not stopped
 
 # --- Store ----------------------------------------------------------------------------------------
+STORE_BACKEND = "sqlite"  # sqlite (one file, one machine) | supabase (needs SUPABASE_URL and SUPABASE_SERVICE_KEY)
 SQLITE_PATH = "var/report-worker.db"
 STORE_RETRY_BUDGET_SECONDS = 60  # a job's final write (report or failure) is retried this long on store blips
 STORE_RETRY_BASE_SECONDS = 0.5

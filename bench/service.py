@@ -94,7 +94,7 @@ class Service:
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="bench-service-"))
         self.db = self.workdir / "store.db"
         full = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "SUPABASE_", "REDIS_"))},
+            **{k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC_", "SUPABASE_", "STORE_BACKEND", "REDIS_"))},
             "APP_ENV": "production",
             "PORT": str(self.port),
             "WORKER_SECRET": WORKER_SECRET,

@@ -23,7 +23,7 @@ from psycopg import sql
 from postgrest.exceptions import APIError
 
 from conftest import require
-from database import SupabaseStore
+from store_supabase import SupabaseStore
 
 ROOT = Path(__file__).resolve().parent.parent
 MIGRATIONS_DIR = ROOT / "supabase" / "migrations"

@@ -27,7 +27,7 @@ import requests
 from supabase import ClientOptions, create_client
 
 from conftest import CALLBACK_SECRET, ROOT, USER_AGENT, WORKER_SECRET, wait_for
-from database import SupabaseStore
+from store_supabase import SupabaseStore
 from edgar_standin import EdgarStandIn
 from pg_support import migrated_database
 from supabase_stack import EdgeFunction, FaultProxy, Keys, PostgrestServer, SupabaseGateway, free_port, require_tools
@@ -102,6 +102,7 @@ def saas_stack(
             "CALLBACK_RETRY_MAX_DELAY_SECONDS": "1",
             "CALLBACK_POLL_INTERVAL_SECONDS": "0.2",
             "CALLBACK_TIMEOUT_SECONDS": "5",
+            "STORE_BACKEND": "supabase",
             "SUPABASE_URL": gateway.url,
             "SUPABASE_SERVICE_KEY": keys.secret_key,
             "SEC_USER_AGENT": USER_AGENT,

@@ -10,13 +10,21 @@ import threading
 import time
 import uuid
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, FailureRecord, ReportRecord
 from exceptions import CreditConflict, InsufficientTokens, InvalidField, JobConflict
 from job import JobRequest, JobStatus, Stage
+from store import (
+    CALLBACK_DELIVERED,
+    CALLBACK_FAILED,
+    CALLBACK_PENDING,
+    CallbackAttempt,
+    CallbackAttemptRecord,
+    FailureRecord,
+    ReportRecord,
+)
 
 
 def request(ticker="AAPL", callback_url="https://hooks.example.com/cb", **kw) -> JobRequest:
@@ -367,20 +375,40 @@ class StoreContract:
         store.fail_job(req.job_id, failure=FAILURE)
         delivery = store.claim_due_callbacks(limit=10, claim_seconds=30)[0]
         now = datetime.now(timezone.utc)
-        store.record_callback_attempt(
-            delivery.delivery_id, attempt=1, started_at=now, status_code=503, error="HTTP 503", duration_ms=12,
+        store.record_callback_attempt(CallbackAttemptRecord(
+            delivery_id=delivery.delivery_id, attempt=1, started_at=now, status_code=503, error="HTTP 503", duration_ms=12,
             status=CALLBACK_PENDING, next_attempt_at=now,
-        )
+        ))
         again = store.claim_due_callbacks(limit=10, claim_seconds=30)
         assert len(again) == 1 and again[0].attempts == 1 and again[0].last_status_code == 503
-        store.record_callback_attempt(
-            delivery.delivery_id, attempt=2, started_at=now, status_code=200, error=None, duration_ms=8,
+        store.record_callback_attempt(CallbackAttemptRecord(
+            delivery_id=delivery.delivery_id, attempt=2, started_at=now, status_code=200, error=None, duration_ms=8,
             status=CALLBACK_DELIVERED, next_attempt_at=None,
-        )
+        ))
         final = store.callback_delivery(req.job_id)
         assert final.status == CALLBACK_DELIVERED and final.attempts == 2 and final.delivered_at is not None
         assert [(a.attempt, a.status_code) for a in store.callback_attempts(delivery.delivery_id)] == [(1, 503), (2, 200)]
         assert store.claim_due_callbacks(limit=10, claim_seconds=30) == []
+
+    def test_an_attempt_record_is_kept_field_by_field(self, store):
+        """record_callback_attempt takes one CallbackAttemptRecord: each of its fields lands where it is read."""
+        req = self._running(store)
+        store.fail_job(req.job_id, failure=FAILURE)
+        delivery = store.claim_due_callbacks(limit=10, claim_seconds=30)[0]
+        started = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+        retry_at = datetime.now(timezone.utc).replace(microsecond=123456) + timedelta(hours=1)
+        store.record_callback_attempt(CallbackAttemptRecord(
+            delivery_id=delivery.delivery_id, attempt=1, started_at=started, status_code=None,
+            error="ConnectTimeout: no answer", duration_ms=5001, status=CALLBACK_PENDING, next_attempt_at=retry_at,
+        ))
+        assert store.callback_attempts(delivery.delivery_id) == [
+            CallbackAttempt(delivery.delivery_id, 1, started, None, "ConnectTimeout: no answer", 5001)
+        ]
+        after = store.callback_delivery(req.job_id)
+        assert (after.status, after.attempts, after.next_attempt_at, after.last_status_code, after.last_error) == (
+            CALLBACK_PENDING, 1, retry_at, None, "ConnectTimeout: no answer"
+        )
+        assert after.delivered_at is None and store.claim_due_callbacks(limit=10, claim_seconds=0) == []  # due in an hour
 
     def test_a_stale_attempt_never_reopens_a_delivered_callback(self, store):
         """Two dispatchers sent attempt 1 (one claim expired mid-POST): the later 503 must not win."""
@@ -388,10 +416,14 @@ class StoreContract:
         store.fail_job(req.job_id, failure=FAILURE)
         delivery = store.claim_due_callbacks(limit=10, claim_seconds=30)[0]
         now = datetime.now(timezone.utc)
-        store.record_callback_attempt(delivery.delivery_id, attempt=1, started_at=now, status_code=200, error=None,
-                                      duration_ms=5, status=CALLBACK_DELIVERED, next_attempt_at=None)
-        store.record_callback_attempt(delivery.delivery_id, attempt=1, started_at=now, status_code=503, error="HTTP 503",
-                                      duration_ms=9000, status=CALLBACK_PENDING, next_attempt_at=now)
+        store.record_callback_attempt(CallbackAttemptRecord(
+            delivery_id=delivery.delivery_id, attempt=1, started_at=now, status_code=200, error=None, duration_ms=5,
+            status=CALLBACK_DELIVERED, next_attempt_at=None,
+        ))
+        store.record_callback_attempt(CallbackAttemptRecord(
+            delivery_id=delivery.delivery_id, attempt=1, started_at=now, status_code=503, error="HTTP 503", duration_ms=9000,
+            status=CALLBACK_PENDING, next_attempt_at=now,
+        ))
         final = store.callback_delivery(req.job_id)
         assert final.status == CALLBACK_DELIVERED and final.attempts == 1 and final.last_status_code == 200
         assert store.claim_due_callbacks(limit=10, claim_seconds=0) == []
@@ -402,10 +434,10 @@ class StoreContract:
         req = self._running(store)
         store.fail_job(req.job_id, failure=FAILURE)
         delivery = store.claim_due_callbacks(limit=10, claim_seconds=30)[0]
-        store.record_callback_attempt(
-            delivery.delivery_id, attempt=1, started_at=datetime.now(timezone.utc), status_code=410, error="HTTP 410",
+        store.record_callback_attempt(CallbackAttemptRecord(
+            delivery_id=delivery.delivery_id, attempt=1, started_at=datetime.now(timezone.utc), status_code=410, error="HTTP 410",
             duration_ms=5, status=CALLBACK_FAILED, next_attempt_at=None,
-        )
+        ))
         assert store.claim_due_callbacks(limit=10, claim_seconds=0) == []
         assert store.callback_delivery(req.job_id).status == CALLBACK_FAILED
 

@@ -10,7 +10,7 @@ import pytest
 
 from app import create_app, services_of
 from conftest import WORKER_SECRET, auth_headers, new_payload, pay_for, wait_terminal
-from database import SQLiteStore
+from store_sqlite import SQLiteStore
 from edgar_standin import Fault
 from exceptions import ConfigError
 from worker import Services

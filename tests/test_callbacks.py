@@ -12,9 +12,10 @@ from standardwebhooks import Webhook, WebhookVerificationError
 import defaults
 from callbacks import CallbackDispatcher, callback_body, encode_body, retry_delay, signed_headers
 from conftest import CALLBACK_SECRET
-from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, FailureRecord, SQLiteStore
+from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, FailureRecord
 from job import JobRequest
 from receiver import CallbackReceiver
+from store_sqlite import SQLiteStore
 
 
 def test_signature_verifies_with_the_reference_library():

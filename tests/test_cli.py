@@ -68,7 +68,7 @@ def test_report_writes_the_report_object(edgar, tmp_path):
 
 
 def test_report_writes_the_page_and_markdown(edgar, tmp_path):
-    from database import SQLiteStore
+    from store_sqlite import SQLiteStore
 
     env = {**os.environ, "APP_ENV": "development", "SQLITE_PATH": str(tmp_path / "cli.db"), "SEC_USER_AGENT": USER_AGENT,
            "SEC_WWW_BASE_URL": edgar.base_url, "SEC_DATA_BASE_URL": edgar.base_url, "EDGAR_CACHE_DIR": str(tmp_path / "cache")}
@@ -102,7 +102,7 @@ def test_a_long_cli_job_keeps_its_lease(edgar, tmp_path):
     from edgar_standin import Fault
     from recovery import Sweeper
     from conftest import make_settings
-    from database import SQLiteStore
+    from store_sqlite import SQLiteStore
 
     edgar.add_fault(Fault(pattern=r"^/Archives/", kind="slow", delay=3, times=2))
     env = {**os.environ, "APP_ENV": "development", "SQLITE_PATH": str(tmp_path / "cli.db"), "SEC_USER_AGENT": USER_AGENT,

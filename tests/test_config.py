@@ -53,12 +53,14 @@ def test_numbers_must_be_finite(name, value):
 def test_rq_needs_redis():
     with pytest.raises(ConfigError, match="REDIS_URL"):
         Settings.from_env({**GOOD, "QUEUE_BACKEND": "rq"})
-    supabase = {"SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_SERVICE_KEY": "sb_secret_xyz"}  # workers share the store
+    # workers share the store
+    supabase = {"STORE_BACKEND": "supabase", "SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_SERVICE_KEY": "sb_secret_xyz"}
     assert Settings.from_env({**GOOD, **supabase, "QUEUE_BACKEND": "rq", "REDIS_URL": "redis://127.0.0.1:6379/0"}).queue_backend == "rq"
 
 
 def test_supabase_selected_when_configured():
-    s = Settings.from_env({**GOOD, "SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_SERVICE_KEY": "sb_secret_xyz"})
+    s = Settings.from_env({**GOOD, "STORE_BACKEND": "supabase", "SUPABASE_URL": "https://abc.supabase.co",
+                           "SUPABASE_SERVICE_KEY": "sb_secret_xyz"})
     assert s.store_backend == "supabase" and "sb_secret_xyz" in s.secrets
 
 

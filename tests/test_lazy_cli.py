@@ -15,8 +15,9 @@ import sys
 from conftest import ROOT
 from test_cli import SMALL_FILING
 
-PIPELINE_ONLY = ("ai_analyzer", "anthropic", "database", "diff_analyzer", "quality_validator", "callbacks", "sec_fetcher",
-                 "requests", "flask", "supabase", "sentry_sdk", "prometheus_client", "rq", "redis", "runner", "config")
+PIPELINE_ONLY = ("ai_analyzer", "anthropic", "database", "store", "store_sqlite", "store_supabase", "diff_analyzer",
+                 "quality_validator", "callbacks", "sec_fetcher", "requests", "flask", "supabase", "sentry_sdk",
+                 "prometheus_client", "rq", "redis", "runner", "config")
 
 
 def imported_modules(args: list[str]) -> tuple[subprocess.CompletedProcess, set[str]]:

@@ -13,9 +13,9 @@ import sqlite3
 import psycopg
 import pytest
 
-import database
-from database import RPC_SIGNATURES, SupabaseStore
+import store_sqlite
 from pg_support import SHIM, TABLES, apply_sql_files, fresh_database, function_signatures, migration_files, require_postgres
+from store_supabase import RPC_SIGNATURES, SupabaseStore
 
 POLICY_TABLES = ("report_jobs", "reports", "token_transactions", "token_balances", "report_notifications")  # users read their own rows
 USER_READS_EVERY_COLUMN = ("token_transactions", "token_balances", "report_notifications")  # of the others, only some columns
@@ -228,7 +228,7 @@ def schema_drift(conn: psycopg.Connection) -> list[str]:
 def reference_columns() -> dict[str, list[str]]:
     """The columns of the reference schema (SQLiteStore's): every one must exist in PostgreSQL too."""
     conn = sqlite3.connect(":memory:")
-    conn.executescript(database._SCHEMA)
+    conn.executescript(store_sqlite._SCHEMA)
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
     return {t: [r[1] for r in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
 

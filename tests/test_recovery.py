@@ -17,7 +17,7 @@ import requests
 
 from app import create_app, services_of
 from conftest import CALLBACK_SECRET, ROOT, USER_AGENT, WORKER_SECRET, auth_headers, new_payload, pay_for, wait_for, wait_terminal
-from database import SQLiteStore
+from store_sqlite import SQLiteStore
 from edgar_standin import Fault
 from job import JobRequest, JobStatus
 from receiver import CallbackReceiver

@@ -35,7 +35,7 @@ PRODUCTION = {
     "CALLBACK_ALLOWED_HOSTS": "abc.supabase.co",
     "SEC_USER_AGENT": USER_AGENT,
 }
-SUPABASE = {"SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_SERVICE_KEY": "sb_secret_0123456789abcdefghij"}
+SUPABASE = {"STORE_BACKEND": "supabase", "SUPABASE_URL": "https://abc.supabase.co", "SUPABASE_SERVICE_KEY": "sb_secret_0123456789abcdefghij"}
 
 
 def jwt(claims: dict) -> str:
@@ -71,8 +71,9 @@ def test_render_blueprint_starts_with_its_own_defaults():
     secrets = {**PRODUCTION, **SUPABASE, "REDIS_URL": "redis://red-abc:6379"}
     assert Settings.from_env({**secrets, **fixed}).queue_backend == fixed.get("QUEUE_BACKEND", "thread")
     without_supabase = {k: v for k, v in secrets.items() if not k.startswith("SUPABASE_")}
-    if fixed.get("QUEUE_BACKEND") == "rq":
-        with pytest.raises(ConfigError, match="Supabase store"):
+    if fixed.get("QUEUE_BACKEND") == "rq":  # the blueprint names the Supabase store; its secrets are required
+        assert fixed.get("STORE_BACKEND") == "supabase"
+        with pytest.raises(ConfigError, match="STORE_BACKEND=supabase needs SUPABASE_URL and SUPABASE_SERVICE_KEY"):
             Settings.from_env({**without_supabase, **fixed})
 
 

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from database import SQLiteStore
+from store_sqlite import SQLiteStore
 from job import JobStatus
 from store_contract import OWNER, StoreContract, report_record, request
 
@@ -113,10 +113,10 @@ def test_a_store_file_from_before_the_html_column_gains_it(tmp_path):
     import sqlite3
     from dataclasses import replace
 
-    import database
+    import store_sqlite
 
     path = str(tmp_path / "old.db")
-    old_schema = database._SCHEMA.replace(",\n    html          TEXT\n);", "\n);", 1)
+    old_schema = store_sqlite._SCHEMA.replace(",\n    html          TEXT\n);", "\n);", 1)
     assert "html" not in old_schema.split("CREATE TABLE IF NOT EXISTS token_balances")[0]
     conn = sqlite3.connect(path)
     conn.executescript(old_schema)

@@ -17,11 +17,12 @@ import pytest
 from postgrest.exceptions import APIError
 from supabase import ClientOptions, create_client
 
-from database import SupabaseStore, open_store
+from database import open_store
 from exceptions import InsufficientTokens, JobConflict, StoreMisconfigured, StoreRejected
 from pg_support import migrated_database, require_postgres, truncate_all
 from store_contract import OWNER, StoreContract, paid_request, report_record, request, running
 from store_races import assert_complete_race, assert_mixed_race
+from store_supabase import SupabaseStore
 from supabase_stack import Keys, PostgrestServer, SupabaseGateway, require_tools
 
 from conftest import auth_headers, make_settings, new_payload
@@ -104,7 +105,7 @@ def test_an_unknown_function_is_a_rejection(gateway, keys):
 
 
 def test_open_store_builds_a_supabase_store_from_settings(gateway, keys, tmp_path):
-    settings = make_settings(tmp_path, SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=keys.secret_key)
+    settings = make_settings(tmp_path, STORE_BACKEND="supabase", SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=keys.secret_key)
     store = open_store(settings)
     try:
         assert isinstance(store, SupabaseStore)
@@ -174,7 +175,7 @@ def test_a_misconfigured_store_makes_ready_say_so_and_post_record_nothing(gatewa
 
     revoked = "sb_secret_" + uuid.uuid4().hex
     gateway.add_key(revoked, keys.service_role_key)
-    app = create_app(settings_factory(SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=revoked))
+    app = create_app(settings_factory(STORE_BACKEND="supabase", SUPABASE_URL=gateway.url, SUPABASE_SERVICE_KEY=revoked))
     client = app.test_client()
     try:
         assert client.get("/ready").status_code == 200

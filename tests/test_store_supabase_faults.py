@@ -15,14 +15,15 @@ from datetime import datetime, timezone
 
 import pytest
 
-from database import SupabaseStore
 from exceptions import StoreUnavailable
 from job import JobStatus
 from pg_support import migrated_database, require_postgres, truncate_all
 from postgrest_standin import PostgrestStandIn
+from store import CallbackAttemptRecord
 from store_contract import FAILURE, OWNER, report_record, request
 from store_contract import running as paid_running
 from store_races import row_counts
+from store_supabase import SupabaseStore
 
 from conftest import auth_headers, new_payload, pay_for, wait_for, wait_terminal
 
@@ -101,10 +102,10 @@ def test_callback_calls_survive_answers_lost_after_commit(store, standin):
     standin.inject("claim_due_callbacks", "drop-after-commit")
     standin.inject("record_callback_attempt", "drop-after-commit", "503")
     [delivery] = store.claim_due_callbacks(limit=10, claim_seconds=30)
-    store.record_callback_attempt(
-        delivery.delivery_id, attempt=1, started_at=datetime.now(timezone.utc), status_code=200, error=None,
+    store.record_callback_attempt(CallbackAttemptRecord(
+        delivery_id=delivery.delivery_id, attempt=1, started_at=datetime.now(timezone.utc), status_code=200, error=None,
         duration_ms=7, status="delivered", next_attempt_at=None,
-    )
+    ))
     assert [(a.attempt, a.status_code) for a in store.callback_attempts(delivery.delivery_id)] == [(1, 200)]
     assert store.callback_delivery(req.job_id).status == "delivered"
 
@@ -155,7 +156,7 @@ def test_a_job_runs_end_to_end_on_supabase_through_blips(standin, database, sett
     standin.reset()
     settings = settings_factory(
         APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url,
-        SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
+        STORE_BACKEND="supabase", SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
     )
     standin.inject("create_job", "drop-after-commit")
     standin.inject("record_progress", "503", "drop-after-commit")
@@ -193,7 +194,7 @@ def test_a_finished_report_outlives_a_longer_store_outage(standin, database, set
     standin.reset()
     settings = settings_factory(
         APP_ENV="development", SEC_WWW_BASE_URL=edgar.base_url, SEC_DATA_BASE_URL=edgar.base_url,
-        SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
+        STORE_BACKEND="supabase", SUPABASE_URL=standin.url, SUPABASE_SERVICE_KEY=standin.service_key,
     )
     standin.inject("complete_job", *(["503"] * 12))
     app = create_app(settings, services=Services.build(settings).start())
