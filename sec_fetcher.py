@@ -36,7 +36,6 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterable, Mapping
 
 import requests
@@ -57,6 +56,7 @@ from exceptions import (
 )
 from job import normalize_ticker
 from rate_limit import Slots, sec_slots
+from retry import Backoff, retry_after_seconds
 
 log = logging.getLogger("sec_fetcher")
 
@@ -402,30 +402,6 @@ def is_block_page(body: bytes) -> bool:
     return any(marker in head for marker in _BLOCK_PAGE_MARKERS)
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date); None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random, so waits never collapse to 0."""
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
-
-
 # --------------------------------------------------------------------------------------------------
 # Rate limit
 # --------------------------------------------------------------------------------------------------
@@ -522,13 +498,11 @@ class EdgarClient:
         self.bucket = slots or sec_slots(settings)
         self.on_count = on_count  # e.g. Metrics.record_sec: every counter of stats() as it moves
         self.max_retries = int(settings.sec_max_retries)
-        self.retry_base = (
-            getattr(settings, "sec_retry_base_seconds", defaults.SEC_RETRY_BASE_SECONDS) if retry_base_seconds is None else retry_base_seconds
-        )
-        self.retry_max_delay = (
-            getattr(settings, "sec_retry_max_delay_seconds", defaults.SEC_RETRY_MAX_DELAY_SECONDS)
+        self.backoff = Backoff(  # doubling, equal jitter
+            base=getattr(settings, "sec_retry_base_seconds", defaults.SEC_RETRY_BASE_SECONDS) if retry_base_seconds is None else retry_base_seconds,
+            cap=getattr(settings, "sec_retry_max_delay_seconds", defaults.SEC_RETRY_MAX_DELAY_SECONDS)
             if retry_max_delay_seconds is None
-            else retry_max_delay_seconds
+            else retry_max_delay_seconds,
         )
         self.cooldown = float(settings.sec_block_cooldown_seconds)
         self.ttl = float(settings.edgar_metadata_ttl_seconds)
@@ -826,7 +800,7 @@ class EdgarClient:
                 elif status == 404:
                     raise _NotFound(url)
                 elif status == 429 or status >= 500:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    retry_after = retry_after_seconds(response.headers)
                     failure = _Failure("throttled" if status == 429 else "unavailable", f"HTTP {status}")
                     if status == 429 or retry_after is not None:  # the whole client slows down, not just this call
                         self._pause(retry_after if retry_after is not None else self._backoff(attempt))
@@ -836,7 +810,7 @@ class EdgarClient:
                     raise SecBadResponse(f"{what}: EDGAR answered HTTP {status}")
             if attempt >= attempts:
                 break
-            if retry_after is not None and retry_after > self.retry_max_delay:
+            if retry_after is not None and retry_after > self.backoff.cap:
                 raise failure.error(what, f"EDGAR asked to retry after {retry_after:.0f} s, longer than this service waits")
             delay = max(self._backoff(attempt), retry_after or 0.0)
             if deadline is not None and time.monotonic() + delay >= deadline:
@@ -847,7 +821,7 @@ class EdgarClient:
         raise failure.error(what, f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}")
 
     def _backoff(self, attempt: int) -> float:
-        return backoff_delay(attempt, base=self.retry_base, cap=self.retry_max_delay, rng=self._rng)
+        return self.backoff.delay(attempt, self._rng)
 
     def _timeouts(self, deadline: float | None) -> tuple[float, float]:
         """The configured timeouts, shortened so that no call outlives the job's deadline."""

@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import time
-from email.utils import formatdate
 
 import pytest
 
@@ -36,7 +35,6 @@ from sec_fetcher import (
     FilingRef,
     TickerIndex,
     choose_annual_reports,
-    parse_retry_after,
     report_document_candidates,
 )
 
@@ -442,14 +440,6 @@ def test_a_retry_after_longer_than_we_wait_fails_at_once(make_client, edgar):
     with pytest.raises(SecRateLimited, match="3600"):
         make_client().latest_annual_reports("AAPL", deadline=soon(300))
     assert time.monotonic() - started < 2 and len(edgar.requests_to(AAPL_SUBMISSIONS)) == 1
-
-
-def test_retry_after_accepts_seconds_and_http_dates():
-    now = time.time()
-    assert parse_retry_after("7") == 7.0
-    assert 59 <= parse_retry_after(formatdate(now + 60, usegmt=True), now=now) <= 61
-    assert parse_retry_after(formatdate(now - 60, usegmt=True), now=now) == 0.0
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
 
 
 def test_backoff_never_waits_past_the_deadline(make_client, edgar):
