@@ -34,7 +34,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Mapping
 
@@ -42,7 +42,6 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
-import defaults
 from edgar_cache import CacheEntry, EdgarCache, safe_key
 from exceptions import (
     FilingsUnavailable,
@@ -181,13 +180,6 @@ class AnnualReportPair:
 # --------------------------------------------------------------------------------------------------
 
 
-def ticker_variants(ticker: str) -> list[str]:
-    """`BRK.B` -> BRK-B, BRK.B, BRKB: the spellings under which the SEC file may list a share class."""
-    base = normalize_ticker(ticker)
-    variants = [base, base.replace("-", "."), base.replace("-", "")]
-    return list(dict.fromkeys(variants))
-
-
 SHARE_CLASSES = frozenset("ABC")  # suffixes of common-share classes in company_tickers.json (BRK-B, BF-A, LEN-B)
 
 
@@ -235,11 +227,6 @@ class TickerIndex:
         if cik is None:
             raise TickerNotFound(f"ticker {wanted!r} is not in the SEC's company list")
         return Company(cik=cik, name=self.titles.get(cik, ""), ticker=wanted)
-
-
-def find_company(tickers_json: Mapping, ticker: str) -> Company:
-    """Look a ticker up in company_tickers.json."""
-    return TickerIndex(tickers_json).lookup(ticker)
 
 
 def filing_rows(block: Mapping, cik: int) -> list[FilingRef]:
@@ -480,16 +467,10 @@ class EdgarClient:
         session: requests.Session | None = None,
         *,
         cache: EdgarCache | None = None,
-        retry_base_seconds: float | None = None,
-        retry_max_delay_seconds: float | None = None,
         rng: random.Random | None = None,
         slots: Slots | None = None,
         on_count: Callable[[str, int], None] | None = None,
     ):
-        """`retry_base_seconds`/`retry_max_delay_seconds` override the settings (tests, benchmarks).
-
-        Until config.py has SEC_RETRY_BASE_SECONDS / SEC_RETRY_MAX_DELAY_SECONDS, defaults.py applies.
-        """
         self.settings = settings
         self.session = session or _new_session()
         self.cache = cache or EdgarCache.from_settings(settings)
@@ -498,12 +479,7 @@ class EdgarClient:
         self.bucket = slots or sec_slots(settings)
         self.on_count = on_count  # e.g. Metrics.record_sec: every counter of stats() as it moves
         self.max_retries = int(settings.sec_max_retries)
-        self.backoff = Backoff(  # doubling, equal jitter
-            base=getattr(settings, "sec_retry_base_seconds", defaults.SEC_RETRY_BASE_SECONDS) if retry_base_seconds is None else retry_base_seconds,
-            cap=getattr(settings, "sec_retry_max_delay_seconds", defaults.SEC_RETRY_MAX_DELAY_SECONDS)
-            if retry_max_delay_seconds is None
-            else retry_max_delay_seconds,
-        )
+        self.backoff = Backoff(base=settings.sec_retry_base_seconds, cap=settings.sec_retry_max_delay_seconds)
         self.cooldown = float(settings.sec_block_cooldown_seconds)
         self.ttl = float(settings.edgar_metadata_ttl_seconds)
         self._rng = rng or random.Random()
@@ -1017,7 +993,3 @@ def _new_session() -> requests.Session:
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def provenance_of(pair: AnnualReportPair) -> dict[str, Any]:
-    return {"older": pair.older.provenance(), "newer": pair.newer.provenance(), "company": asdict(pair.company)}
