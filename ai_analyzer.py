@@ -33,6 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol, Sequence
 
+import defaults
 import highlights as highlighting
 from faithfulness import Sources, check, check_faithfulness, item_source_text, normalize_for_match, numbers_in, unsupported_numbers  # noqa: F401
 from claude_models import BASE_CHARS_PER_TOKEN, LONG_CONTEXT_TOKENS, PRICES, ModelPrice, Usage, estimate_tokens  # noqa: F401  (re-exported)
@@ -40,6 +41,7 @@ from claude_models import model as claude_model
 from diff_analyzer import FilingDiff, ItemDiff
 from highlights import Highlight
 from form_10k import ITEM_TITLES
+from retry import Backoff, retry_after_seconds
 
 log = logging.getLogger("ai_analyzer")
 
@@ -602,6 +604,11 @@ class ClaudeSummarizer:
         )
         self._anthropic = anthropic
         self._rng = random.Random()
+        self._backoff = Backoff(  # when Claude says nothing (retry-after is honoured instead, up to its cap)
+            base=defaults.ANTHROPIC_RETRY_BASE_SECONDS,
+            cap=defaults.ANTHROPIC_RETRY_MAX_DELAY_SECONDS,
+            jitter=defaults.ANTHROPIC_RETRY_JITTER,
+        )
 
     # -- orchestration -----------------------------------------------------------------------------
 
@@ -776,9 +783,10 @@ class ClaudeSummarizer:
         headers = response.headers if response is not None else {}
         if headers.get("x-should-retry") == "false":
             return None
-        server = _retry_after(headers)
-        backoff = min(8.0, 0.5 * 2**attempt) * (1 - 0.25 * self._rng.random())
-        return min(server, self.settings.ai_retry_after_cap_seconds) if server is not None else backoff
+        server = retry_after_seconds(headers)
+        if server is not None:
+            return min(server, self.settings.ai_retry_after_cap_seconds)
+        return self._backoff.delay(attempt + 1, self._rng)  # `attempt` counts retries from 0
 
 
 RETRIED_STATUSES = frozenset((408, 409, 429))  # and every status from 500: the SDK's own rule
@@ -813,17 +821,6 @@ def request_body(model: str, system: str, messages: list[dict], schema: dict, ma
     if estimate_tokens(system, model) >= spec.min_cache_tokens:
         block["cache_control"] = {"type": "ephemeral"}
     return {"model": model, "max_tokens": max_tokens, "system": [block], "messages": messages, "output_config": output_config}
-
-
-def _retry_after(headers) -> float | None:
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value:
-            try:
-                return max(0.0, float(value) * scale)
-            except ValueError:
-                continue
-    return None
 
 
 def _describe(exc) -> str:

@@ -16,7 +16,6 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 
 import requests
 from standardwebhooks import Webhook
@@ -25,6 +24,7 @@ import defaults
 from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, CallbackAttemptRecord, CallbackDelivery, Store
 from job import Job
 from observability import job_context
+from retry import Backoff, retry_after_seconds
 
 log = logging.getLogger("callbacks")
 
@@ -58,24 +58,6 @@ def signed_headers(secret: str | None, message_id: str, body: str, at: datetime)
     return headers
 
 
-def retry_delay(attempt: int, *, base: float, factor: float, cap: float, rng: random.Random) -> float:
-    """Delay before attempt `attempt + 1`: base * factor**(attempt-1), capped, with +-20% jitter."""
-    delay = min(cap, base * factor ** max(0, attempt - 1))
-    return max(0.0, delay * (0.8 + 0.4 * rng.random()))
-
-
-def retry_after_seconds(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-        except (TypeError, ValueError):
-            return None
-
-
 @dataclass(frozen=True)
 class AttemptResult:
     status_code: int | None
@@ -101,6 +83,12 @@ class CallbackDispatcher:
         self.store = store
         self.session = session or requests.Session()
         self.rng = rng or random.Random()
+        self.backoff = Backoff(  # defaults: 10 s, 30 s, 90 s, 270 s, 480 s, each less up to 20%
+            base=settings.callback_retry_base_seconds,
+            factor=defaults.CALLBACK_RETRY_FACTOR,
+            cap=settings.callback_retry_max_delay_seconds,
+            jitter=defaults.CALLBACK_RETRY_JITTER,
+        )
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -169,15 +157,9 @@ class CallbackDispatcher:
         elif result.gone or result.permanent or attempt >= self.settings.callback_max_attempts:
             status, next_at = CALLBACK_FAILED, None
         else:
-            delay = retry_delay(
-                attempt,
-                base=self.settings.callback_retry_base_seconds,
-                factor=defaults.CALLBACK_RETRY_FACTOR,
-                cap=self.settings.callback_retry_max_delay_seconds,
-                rng=self.rng,
-            )
+            delay = self.backoff.delay(attempt, self.rng)
             if result.retry_after is not None:
-                delay = max(delay, min(result.retry_after, self.settings.callback_retry_max_delay_seconds))
+                delay = max(delay, min(result.retry_after, self.backoff.cap))
             status, next_at = CALLBACK_PENDING, datetime.now(timezone.utc) + timedelta(seconds=delay)
 
         self.store.record_callback_attempt(
@@ -219,4 +201,4 @@ class CallbackDispatcher:
         except requests.RequestException as exc:
             return AttemptResult(None, f"{type(exc).__name__}: {str(exc)[:200]}", None)
         error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-        return AttemptResult(response.status_code, error, retry_after_seconds(response.headers.get("retry-after")))
+        return AttemptResult(response.status_code, error, retry_after_seconds(response.headers))

@@ -29,17 +29,30 @@ HEARTBEAT_INTERVAL_SECONDS = 15
 SWEEP_INTERVAL_SECONDS = 30  # how often each process looks for jobs whose lease expired
 JOB_TIMEOUT_GRACE_SECONDS = 10  # after the deadline, the watchdog fails a job that has not stopped
 
+# --- Retries (retry.py) ---------------------------------------------------------------------------
+# Each caller fills in a Backoff with its own base and cap; these are the shared parts.
+BACKOFF_FACTOR = 2.0  # each retry waits twice as long as the one before
+BACKOFF_JITTER = 0.5  # "equal jitter": half of each wait fixed, half random, so waits never collapse to 0
+RETRY_AFTER_MAX_SECONDS = 86400.0  # a longer (or unbounded) Retry-After is read as a day; callers cap far below
+
 # --- Store ----------------------------------------------------------------------------------------
 STORE_BACKEND = "sqlite"  # sqlite (one file, one machine) | supabase (needs SUPABASE_URL and SUPABASE_SERVICE_KEY)
 SQLITE_PATH = "var/report-worker.db"
 STORE_RETRY_BUDGET_SECONDS = 60  # a job's final write (report or failure) is retried this long on store blips
 STORE_RETRY_BASE_SECONDS = 0.5
 STORE_RETRY_MAX_DELAY_SECONDS = 8.0
+STORE_RETRY_JITTER = 0.0  # 0.5 s, 1 s, 2 s ... 8 s exactly: the budget above counts whole waits
+SUPABASE_CONNECT_TIMEOUT_SECONDS = 5.0
+SUPABASE_READ_TIMEOUT_SECONDS = 15.0  # a call that hangs longer is retried (it is idempotent)
+SUPABASE_RPC_ATTEMPTS = 4  # per store call, on transient failures; worker.py may retry the whole call too
+SUPABASE_RETRY_BASE_SECONDS = 0.25  # then doubled per attempt, with equal jitter (0.125-0.25 s, 0.25-0.5 s ...)
+SUPABASE_RETRY_MAX_DELAY_SECONDS = 2.0
 
 # --- Callbacks (Standard Webhooks) ----------------------------------------------------------------
 CALLBACK_MAX_ATTEMPTS = 6
 CALLBACK_RETRY_BASE_SECONDS = 10.0  # delays 10 s, 30 s, 90 s, 270 s, 480 s: about 15 minutes
 CALLBACK_RETRY_FACTOR = 3.0
+CALLBACK_RETRY_JITTER = 0.2  # each delay is 80-100% of the schedule's
 CALLBACK_RETRY_MAX_DELAY_SECONDS = 480.0
 CALLBACK_TIMEOUT_SECONDS = 15.0
 CALLBACK_POLL_INTERVAL_SECONDS = 2.0  # how often the dispatcher looks for due deliveries
@@ -64,6 +77,9 @@ EDGAR_CACHE_MAX_MB = 1024
 ANTHROPIC_MODEL = "claude-sonnet-5-5"
 ANTHROPIC_SMALL_MODEL = "claude-haiku-5-5"
 ANTHROPIC_MAX_RETRIES = 2
+ANTHROPIC_RETRY_BASE_SECONDS = 0.5  # when Claude sends no retry-after: 0.5 s, 1 s, 2 s ... at most 8 s
+ANTHROPIC_RETRY_MAX_DELAY_SECONDS = 8.0
+ANTHROPIC_RETRY_JITTER = 0.25
 ANTHROPIC_TIMEOUT_SECONDS = 120.0
 AI_MAX_CONCURRENCY = 8
 AI_MAX_INPUT_TOKENS_PER_REPORT = 16000

@@ -36,7 +36,6 @@ EVICT_TO_FRACTION = 0.9  # evict down to 90% of the bound, so that eviction does
 RESCAN_SECONDS = 60.0  # re-measure the directory at least this often (other processes write too)
 TEMP_MAX_AGE_SECONDS = 3600.0  # temporary files older than this were left by a crashed writer
 _SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-_BLOCK_FILE = "sec-blocked-until"
 
 
 @dataclass(frozen=True)
@@ -123,7 +122,6 @@ class EdgarCache:
         self._approx_bytes: int | None = None  # measured size plus our own writes since
         self._last_scan = 0.0
         self._warned = False
-        self._block_memo: tuple[float, float] = (-1.0, 0.0)  # (file mtime, blocked-until epoch)
 
     @classmethod
     def from_settings(cls, settings) -> "EdgarCache":
@@ -184,7 +182,7 @@ class EdgarCache:
             return False
         path = self.path_of(key)
         try:
-            _atomic_write(path, data)
+            atomic_write(path, data)
         except OSError as exc:
             self._warn("cache write failed", key, exc)
             return False
@@ -261,32 +259,6 @@ class EdgarCache:
                 self._warn("cache scan failed", str(directory), exc)
         return found
 
-    # -- the SEC block, shared by every process on this host ---------------------------------------
-
-    def record_block(self, until_epoch: float) -> None:
-        """Tell the other processes that the SEC blocked this host (the block is per IP address)."""
-        try:
-            _atomic_write(self.root / _BLOCK_FILE, f"{until_epoch:.3f}\n".encode())
-        except OSError as exc:
-            self._warn("could not record the SEC block for other processes", _BLOCK_FILE, exc)
-
-    def blocked_until(self) -> float:
-        """Wall-clock end of a block recorded by any process, or 0. One stat() per call."""
-        path = self.root / _BLOCK_FILE
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            return 0.0
-        memo_mtime, memo_until = self._block_memo
-        if mtime == memo_mtime:
-            return memo_until
-        try:
-            until = float(path.read_text().strip() or 0)
-        except (OSError, ValueError):
-            until = 0.0
-        self._block_memo = (mtime, until)
-        return until
-
     # -- helpers -----------------------------------------------------------------------------------
 
     def _warn(self, message: str, key: str, exc: OSError) -> None:
@@ -296,7 +268,8 @@ class EdgarCache:
         log.log(level, message, extra={"cache_key": key, "cache_dir": str(self.root), "error": type(exc).__name__})
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same directory, then move it into place: readers see all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
     try:

@@ -20,7 +20,6 @@ class ReportWorkerError(Exception):
     code = "INTERNAL_ERROR"
     http_status = 500
     default_message = "internal error"
-    retryable = False  # may the same operation succeed if simply tried again later?
 
     def __init__(self, message: str | None = None, *, field: str | None = None, details: dict | None = None):
         self.message = message or self.default_message
@@ -111,7 +110,6 @@ class QueueFull(RequestRejected):
     http_status = 429
     code = "QUEUE_FULL"
     default_message = "too many jobs in progress; retry later"
-    retryable = True
 
     def __init__(self, message: str | None = None, *, retry_after: int = 30):
         super().__init__(message)
@@ -122,7 +120,6 @@ class ShuttingDown(RequestRejected):
     http_status = 503
     code = "SHUTTING_DOWN"
     default_message = "this instance is shutting down; retry on another"
-    retryable = True
 
 
 # --- Job failures (the job fails and the token is refunded) -----------------------------------------
@@ -161,14 +158,12 @@ class SecRateLimited(JobFailure):
     code = "SEC_RATE_LIMITED"
     http_status = 503
     default_message = "the SEC is throttling this service; requests are paused"
-    retryable = True
 
 
 class SecUnavailable(JobFailure):
     code = "SEC_UNAVAILABLE"
     http_status = 502
     default_message = "SEC EDGAR did not answer correctly after retries"
-    retryable = True
 
 
 class SecBadResponse(SecUnavailable):
@@ -186,7 +181,6 @@ class StoreUnavailable(JobFailure):
     code = "STORE_UNAVAILABLE"
     http_status = 503
     default_message = "the store did not answer"
-    retryable = True
 
 
 class QueueUnavailable(JobFailure):
@@ -196,7 +190,6 @@ class QueueUnavailable(JobFailure):
     code = "QUEUE_UNAVAILABLE"
     http_status = 503
     default_message = "the job queue (Redis) did not take the job"
-    retryable = True
     retry_after = defaults.QUEUE_FULL_RETRY_AFTER_SECONDS  # the 503's Retry-After, as for QUEUE_FULL
 
 

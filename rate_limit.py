@@ -11,7 +11,7 @@ runs several gunicorn workers, and with QUEUE_BACKEND=rq several machines run jo
 All three are the same GCRA-style limiter: one "theoretical arrival time" (the next free slot),
 advanced by 1/rate per request. A caller reserves its slot atomically and sleeps outside any lock,
 so waiters are served in arrival order. A slot that would start past the caller's deadline is not
-taken.
+taken. `sec_access.SecAccess` takes one for every SEC request, once the block and the 429 pause allow.
 """
 
 from __future__ import annotations

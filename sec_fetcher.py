@@ -10,12 +10,12 @@ Paths are EDGAR's real ones under two base URLs (settings), so a mirror or the t
   missing or is not the report (then a document named like a 10-K, else the full submission `.txt`)
 
 Fair access (the SEC's policy for automated access): every request declares `SEC_USER_AGENT`,
-waits for a request slot shared by everything that calls EDGAR from this IP address (`rate_limit.py`:
-in Redis when REDIS_URL is set, else in a locked file of the host; at most
-`SEC_MAX_REQUESTS_PER_SECOND`, never above 10), has connect/read timeouts, and is retried on 429,
-5xx, network errors and bad bodies with exponential backoff and jitter that honours `Retry-After`.
-The SEC's throttle answer is a 403 with an "automated traffic" page, not a 429: it stops every SEC
-call of the host for `SEC_BLOCK_COOLDOWN_SECONDS`, since each further request extends the block.
+waits for its turn at the SEC (`sec_access.py`: a request slot shared by everything that calls EDGAR
+from this IP address, at most `SEC_MAX_REQUESTS_PER_SECOND`, never above 10; none while a 429 pause
+or the SEC's block lasts), has connect/read timeouts, and is retried on 429, 5xx, network errors and
+bad bodies with the backoff of `retry.py`, honouring `Retry-After`. The SEC's throttle answer is a
+403 with an "automated traffic" page, not a 429: it stops every SEC call of the host for
+`SEC_BLOCK_COOLDOWN_SECONDS`, since each further request extends the block.
 No wait or retry runs past the job's deadline.
 
 Choosing filings is pure (`choose_annual_reports`); HTTP and the cache (`edgar_cache.py`) stay in
@@ -34,16 +34,14 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterable, Mapping
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
-import defaults
 from edgar_cache import CacheEntry, EdgarCache, safe_key
 from exceptions import (
     FilingsUnavailable,
@@ -56,7 +54,8 @@ from exceptions import (
     UnsupportedFiler,
 )
 from job import normalize_ticker
-from rate_limit import Slots, sec_slots
+from retry import Backoff, retry_after_seconds
+from sec_access import SecAccess
 
 log = logging.getLogger("sec_fetcher")
 
@@ -181,13 +180,6 @@ class AnnualReportPair:
 # --------------------------------------------------------------------------------------------------
 
 
-def ticker_variants(ticker: str) -> list[str]:
-    """`BRK.B` -> BRK-B, BRK.B, BRKB: the spellings under which the SEC file may list a share class."""
-    base = normalize_ticker(ticker)
-    variants = [base, base.replace("-", "."), base.replace("-", "")]
-    return list(dict.fromkeys(variants))
-
-
 SHARE_CLASSES = frozenset("ABC")  # suffixes of common-share classes in company_tickers.json (BRK-B, BF-A, LEN-B)
 
 
@@ -235,11 +227,6 @@ class TickerIndex:
         if cik is None:
             raise TickerNotFound(f"ticker {wanted!r} is not in the SEC's company list")
         return Company(cik=cik, name=self.titles.get(cik, ""), ticker=wanted)
-
-
-def find_company(tickers_json: Mapping, ticker: str) -> Company:
-    """Look a ticker up in company_tickers.json."""
-    return TickerIndex(tickers_json).lookup(ticker)
 
 
 def filing_rows(block: Mapping, cik: int) -> list[FilingRef]:
@@ -402,35 +389,6 @@ def is_block_page(body: bytes) -> bool:
     return any(marker in head for marker in _BLOCK_PAGE_MARKERS)
 
 
-def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds to wait from a `Retry-After` header (delta-seconds or an HTTP date); None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
-    """Exponential backoff with "equal jitter": half fixed, half random, so waits never collapse to 0."""
-    ceiling = min(cap, base * 2 ** (attempt - 1))
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
-
-
-# --------------------------------------------------------------------------------------------------
-# Rate limit
-# --------------------------------------------------------------------------------------------------
-
-
 # --------------------------------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------------------------------
@@ -448,13 +406,49 @@ class _Rejected(Exception):
         self.reason, self.code, self.transient = reason, code, transient
 
 
-@dataclass
+@dataclass(frozen=True)
+class _Request:
+    """One GET as `_fetch` was asked for it, handed down the send chain."""
+
+    url: str
+    what: str  # for messages: "the filing history of CIK 0000320193"
+    headers: Mapping[str, str]
+    deadline: float | None
+    accept: Callable[[bytes], Any]  # judges a 200 body: its value, or _Rejected
+    max_bytes: int
+    conditional: bool  # asked with what the cache holds: a 304 is an answer
+
+    @property
+    def path(self) -> str:
+        return self.url.split("/", 3)[-1]
+
+
+@dataclass(frozen=True)
+class _Response:
+    """EDGAR's answer, its body read whole."""
+
+    status: int
+    headers: Mapping[str, str]
+    content: bytes = field(repr=False)
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("ETag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("Last-Modified")
+
+
+@dataclass(frozen=True)
 class _Failure:
-    """The last thing that went wrong in a retry loop, and the error type it ends in."""
+    """What went wrong in one attempt, whether and when to try again, and the error type it ends in."""
 
     kind: str  # throttled | unavailable | bad
     reason: str
-    rejected: str | None = None
+    rejected: str | None = None  # the code of a rejected 200 body
+    lasting: bool = False  # a body of the wrong kind: tried again REJECTED_BODY_RETRIES times only
+    retry_after: float | None = None  # what EDGAR asked us to wait
 
     def error(self, what: str, tail: str):
         message = f"{what}: {self.reason}; {tail}"
@@ -496,7 +490,7 @@ class _NoReportBody(Exception):
 
 
 class EdgarClient:
-    """One per process, shared by every job thread: it owns the rate limiter, the block state and the cache."""
+    """One per process, shared by every job thread: it owns the process's access to the SEC and the cache."""
 
     def __init__(
         self,
@@ -504,38 +498,21 @@ class EdgarClient:
         session: requests.Session | None = None,
         *,
         cache: EdgarCache | None = None,
-        retry_base_seconds: float | None = None,
-        retry_max_delay_seconds: float | None = None,
         rng: random.Random | None = None,
-        slots: Slots | None = None,
         on_count: Callable[[str, int], None] | None = None,
     ):
-        """`retry_base_seconds`/`retry_max_delay_seconds` override the settings (tests, benchmarks).
-
-        Until config.py has SEC_RETRY_BASE_SECONDS / SEC_RETRY_MAX_DELAY_SECONDS, defaults.py applies.
-        """
         self.settings = settings
         self.session = session or _new_session()
         self.cache = cache or EdgarCache.from_settings(settings)
         self.www = settings.sec_www_base_url.rstrip("/")
         self.data = settings.sec_data_base_url.rstrip("/")
-        self.bucket = slots or sec_slots(settings)
         self.on_count = on_count  # e.g. Metrics.record_sec: every counter of stats() as it moves
+        self.access = SecAccess.from_settings(settings, count=self._count)  # slots, the 429 pause, the block
         self.max_retries = int(settings.sec_max_retries)
-        self.retry_base = (
-            getattr(settings, "sec_retry_base_seconds", defaults.SEC_RETRY_BASE_SECONDS) if retry_base_seconds is None else retry_base_seconds
-        )
-        self.retry_max_delay = (
-            getattr(settings, "sec_retry_max_delay_seconds", defaults.SEC_RETRY_MAX_DELAY_SECONDS)
-            if retry_max_delay_seconds is None
-            else retry_max_delay_seconds
-        )
-        self.cooldown = float(settings.sec_block_cooldown_seconds)
+        self.backoff = Backoff(base=settings.sec_retry_base_seconds, cap=settings.sec_retry_max_delay_seconds)
         self.ttl = float(settings.edgar_metadata_ttl_seconds)
         self._rng = rng or random.Random()
         self._lock = threading.Lock()  # guards the fields below
-        self._pause_until = 0.0  # monotonic: a 429 / Retry-After pauses every thread of this client
-        self._blocked_until = 0.0  # monotonic: the SEC's block page stops every SEC call
         self._tickers: tuple[str, TickerIndex] | None = None  # (sha256 of the ticker list, its index)
         self._stats: Counter = Counter()
 
@@ -755,7 +732,7 @@ class EdgarClient:
             self._tickers = (tickers.sha256, index)
         return index
 
-    # -- HTTP --------------------------------------------------------------------------------------
+    # -- HTTP: fetch -> retries -> one attempt (access, send, status) ------------------------------
 
     def _fetch(
         self,
@@ -767,87 +744,124 @@ class EdgarClient:
         max_bytes: int,
         conditional: CacheEntry | None = None,
     ) -> _Answer:
-        """GET with the rate limit, timeouts, retries and block detection; `accept` judges 200 bodies."""
+        """GET with fair access, timeouts, retries and block detection; `accept` judges 200 bodies.
+
+        Layered like httpx's send chain, each step doing one thing: the request (identity, cache
+        validators) -> retries (how many, the wait between them) -> one attempt (our turn at the SEC,
+        the GET on the wire, what EDGAR's answer means).
+        """
         self._require_user_agent()
+        request = self._request(url, what, deadline, accept, max_bytes, conditional)
+        return self._send_handling_retries(request)
+
+    def _request(
+        self, url: str, what: str, deadline: float | None, accept: Callable[[bytes], Any], max_bytes: int, cached: CacheEntry | None
+    ) -> _Request:
+        """Who we are (the SEC's policy), and what the cache holds: an unchanged body then costs a 304, not a download."""
         headers = {"User-Agent": self.settings.sec_user_agent, "Accept-Encoding": "gzip, deflate"}
-        if conditional is not None and conditional.etag:
-            headers["If-None-Match"] = conditional.etag
-        if conditional is not None and conditional.last_modified:
-            headers["If-Modified-Since"] = conditional.last_modified
-        path = url.split("/", 3)[-1]
+        if cached is not None and cached.etag:
+            headers["If-None-Match"] = cached.etag
+        if cached is not None and cached.last_modified:
+            headers["If-Modified-Since"] = cached.last_modified
+        return _Request(url, what, headers, deadline, accept, max_bytes, conditional=cached is not None)
+
+    def _send_handling_retries(self, request: _Request) -> _Answer:
+        """Attempt until EDGAR answers, an error ends the call, or the attempts run out."""
         attempts = self.max_retries + 1
         rejections = 0
-        failure = _Failure("unavailable", "no attempt made")
         attempt = 0
-        while attempt < attempts:
+        while True:
             attempt += 1
-            self._wait_for_gate(deadline)
-            self.bucket.acquire(deadline)
-            timeout = self._timeouts(deadline)
-            retry_after: float | None = None
-            started = time.monotonic()
-            self._count("requests")
-            try:
-                response = self.session.get(url, headers=headers, timeout=timeout, stream=True)
-                try:
-                    status = response.status_code
-                    content = _read_body(response, deadline, max_bytes, what)
-                finally:
-                    response.close()
-            except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError, _Truncated):
-                self._check_deadline(deadline)
-                failure = _Failure("bad", "the body ended before its declared length (truncated)", "truncated")
-            except requests.Timeout:
-                self._check_deadline(deadline)
-                failure = _Failure("unavailable", f"no answer within {timeout[1]:.1f} s")
-            except requests.ConnectionError as exc:
-                self._check_deadline(deadline)
-                failure = _Failure("unavailable", f"network error ({type(exc).__name__})")
-            except requests.RequestException as exc:
-                raise SecBadResponse(f"{what}: the request failed ({type(exc).__name__})") from None
-            else:
-                duration_ms = int((time.monotonic() - started) * 1000)
-                self._count("bytes_downloaded", len(content))
-                log.debug("sec request", extra={"path": path, "status": status, "attempt": attempt, "bytes": len(content), "duration_ms": duration_ms})
-                if status == 200:
-                    try:
-                        value = accept(content)
-                    except _Rejected as rejected:
-                        failure = _Failure("bad", rejected.reason, rejected.code)
-                        if not rejected.transient:
-                            rejections += 1
-                            attempts = min(attempts, attempt + REJECTED_BODY_RETRIES) if rejections == 1 else attempt
-                    else:
-                        return _Answer(200, content, value, response.headers.get("ETag"), response.headers.get("Last-Modified"))
-                elif status == 304 and conditional is not None:
-                    return _Answer(304, b"", None, response.headers.get("ETag"), response.headers.get("Last-Modified"))
-                elif status in (403, 429) and is_block_page(content):
-                    self._block(path)
-                elif status == 404:
-                    raise _NotFound(url)
-                elif status == 429 or status >= 500:
-                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-                    failure = _Failure("throttled" if status == 429 else "unavailable", f"HTTP {status}")
-                    if status == 429 or retry_after is not None:  # the whole client slows down, not just this call
-                        self._pause(retry_after if retry_after is not None else self._backoff(attempt))
-                    if status == 429:
-                        self._count("throttled")
-                else:
-                    raise SecBadResponse(f"{what}: EDGAR answered HTTP {status}")
+            outcome = self._send_once(request, attempt)
+            if isinstance(outcome, _Answer):
+                return outcome
+            if outcome.lasting:  # a body of the wrong kind: REJECTED_BODY_RETRIES more attempts at most
+                rejections += 1
+                attempts = min(attempts, attempt + REJECTED_BODY_RETRIES) if rejections == 1 else attempt
             if attempt >= attempts:
-                break
-            if retry_after is not None and retry_after > self.retry_max_delay:
-                raise failure.error(what, f"EDGAR asked to retry after {retry_after:.0f} s, longer than this service waits")
-            delay = max(self._backoff(attempt), retry_after or 0.0)
-            if deadline is not None and time.monotonic() + delay >= deadline:
-                raise failure.error(what, f"no time left before the job's deadline for another attempt (after {attempt})")
-            self._count("retries")
-            log.warning("sec request failed; retrying", extra={"path": path, "attempt": attempt, "reason": failure.reason, "delay_s": round(delay, 3)})
-            time.sleep(delay)
-        raise failure.error(what, f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}")
+                raise outcome.error(request.what, f"gave up after {attempt} attempt{'s' if attempt > 1 else ''}")
+            self._wait_before_retry(request, outcome, attempt)
 
-    def _backoff(self, attempt: int) -> float:
-        return backoff_delay(attempt, base=self.retry_base, cap=self.retry_max_delay, rng=self._rng)
+    def _wait_before_retry(self, request: _Request, failure: _Failure, attempt: int) -> None:
+        """The backoff, or EDGAR's Retry-After when longer; an error instead when that outlasts our cap or the job."""
+        if failure.retry_after is not None and failure.retry_after > self.backoff.cap:
+            raise failure.error(request.what, f"EDGAR asked to retry after {failure.retry_after:.0f} s, longer than this service waits")
+        delay = max(self.backoff.delay(attempt, self._rng), failure.retry_after or 0.0)
+        if request.deadline is not None and time.monotonic() + delay >= request.deadline:
+            raise failure.error(request.what, f"no time left before the job's deadline for another attempt (after {attempt})")
+        self._count("retries")
+        log.warning(
+            "sec request failed; retrying",
+            extra={"path": request.path, "attempt": attempt, "reason": failure.reason, "delay_s": round(delay, 3)},
+        )
+        time.sleep(delay)
+
+    def _send_once(self, request: _Request, attempt: int) -> _Answer | _Failure:
+        """One attempt: our turn at the SEC, the GET, and what the answer means."""
+        self.access.acquire(request.deadline)
+        response = self._send(request, attempt)
+        if isinstance(response, _Failure):
+            return response
+        return self._handle_status(request, response, attempt)
+
+    def _send(self, request: _Request, attempt: int) -> _Response | _Failure:
+        """The GET on the wire, its body read whole; network trouble and cut bodies are failures to retry."""
+        timeout = self._timeouts(request.deadline)
+        started = time.monotonic()
+        self._count("requests")
+        try:
+            response = self.session.get(request.url, headers=request.headers, timeout=timeout, stream=True)
+            try:
+                content = _read_body(response, request.deadline, request.max_bytes, request.what)
+            finally:
+                response.close()
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError, _Truncated):
+            self._check_deadline(request.deadline)
+            return _Failure("bad", "the body ended before its declared length (truncated)", "truncated")
+        except requests.Timeout:
+            self._check_deadline(request.deadline)
+            return _Failure("unavailable", f"no answer within {timeout[1]:.1f} s")
+        except requests.ConnectionError as exc:
+            self._check_deadline(request.deadline)
+            return _Failure("unavailable", f"network error ({type(exc).__name__})")
+        except requests.RequestException as exc:
+            raise SecBadResponse(f"{request.what}: the request failed ({type(exc).__name__})") from None
+        duration_ms = int((time.monotonic() - started) * 1000)
+        self._count("bytes_downloaded", len(content))
+        log.debug(
+            "sec request",
+            extra={"path": request.path, "status": response.status_code, "attempt": attempt, "bytes": len(content), "duration_ms": duration_ms},
+        )
+        return _Response(response.status_code, response.headers, content)
+
+    def _handle_status(self, request: _Request, response: _Response, attempt: int) -> _Answer | _Failure:
+        """What EDGAR's answer means: the answer, a failure worth another attempt, or an error that ends the call."""
+        status = response.status
+        if status == 200:
+            try:
+                value = request.accept(response.content)
+            except _Rejected as rejected:
+                return _Failure("bad", rejected.reason, rejected.code, lasting=not rejected.transient)
+            return _Answer(200, response.content, value, response.etag, response.last_modified)
+        if status == 304 and request.conditional:
+            return _Answer(304, b"", None, response.etag, response.last_modified)
+        if status in (403, 429) and is_block_page(response.content):
+            raise self.access.block(request.path)
+        if status == 404:
+            raise _NotFound(request.url)
+        if status == 429 or status >= 500:
+            return self._slow_down(response, attempt)
+        raise SecBadResponse(f"{request.what}: EDGAR answered HTTP {status}")
+
+    def _slow_down(self, response: _Response, attempt: int) -> _Failure:
+        """A 429 or a 5xx, tried again; a 429 or a Retry-After pauses every thread of this process, not just this call."""
+        retry_after = retry_after_seconds(response.headers)
+        if response.status == 429 or retry_after is not None:
+            self.access.pause(retry_after if retry_after is not None else self.backoff.delay(attempt, self._rng))
+        if response.status == 429:
+            self._count("throttled")
+            return _Failure("throttled", "HTTP 429", retry_after=retry_after)
+        return _Failure("unavailable", f"HTTP {response.status}", retry_after=retry_after)
 
     def _timeouts(self, deadline: float | None) -> tuple[float, float]:
         """The configured timeouts, shortened so that no call outlives the job's deadline."""
@@ -862,43 +876,6 @@ class EdgarClient:
     def _check_deadline(self, deadline: float | None) -> None:
         if deadline is not None and time.monotonic() >= deadline - 0.01:
             raise JobTimeout("the job's time ran out while fetching from SEC EDGAR")
-
-    # -- pauses and the block ----------------------------------------------------------------------
-
-    def _wait_for_gate(self, deadline: float | None) -> None:
-        """Refuse while the SEC blocks us; wait out a 429 pause when the deadline allows."""
-        now = time.monotonic()
-        with self._lock:
-            blocked = self._blocked_until - now
-            pause = self._pause_until - now
-        blocked = max(blocked, self.cache.blocked_until() - time.time())
-        if blocked > 0:
-            self._count("refused_while_blocked")
-            raise SecRateLimited(
-                f"SEC requests are paused for {blocked:.0f} s more: the SEC answered with its automated-traffic "
-                f"block page, and each further request would extend the block"
-            )
-        if pause > 0:
-            if deadline is not None and now + pause >= deadline:
-                raise SecRateLimited(f"the SEC asked this service to slow down; its {pause:.0f} s pause outlasts the job's time limit")
-            time.sleep(pause)
-
-    def _pause(self, seconds: float) -> None:
-        with self._lock:
-            self._pause_until = max(self._pause_until, time.monotonic() + seconds)
-
-    def _block(self, path: str) -> None:
-        """The SEC's block page: stop every SEC call of this host for the cool-down, then fail the job."""
-        with self._lock:
-            self._blocked_until = max(self._blocked_until, time.monotonic() + self.cooldown)
-        self._count("blocked")
-        if self.cooldown > 0:
-            self.cache.record_block(time.time() + self.cooldown)
-        log.error("SEC block page received; all SEC requests paused", extra={"path": path, "cooldown_s": self.cooldown})
-        raise SecRateLimited(
-            f"the SEC refused a request with its automated-traffic block page (HTTP 403); "
-            f"no SEC request will be made for {self.cooldown:.0f} s"
-        )
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -1043,7 +1020,3 @@ def _new_session() -> requests.Session:
 
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def provenance_of(pair: AnnualReportPair) -> dict[str, Any]:
-    return {"older": pair.older.provenance(), "newer": pair.newer.provenance(), "company": asdict(pair.company)}

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 
 import httpx
 
+import defaults
 from exceptions import (
     CreditConflict,
     InsufficientTokens,
@@ -31,6 +32,7 @@ from exceptions import (
     StoreUnavailable,
 )
 from job import Job, JobRequest, Stage
+from retry import Backoff
 from store import (
     CallbackAttempt,
     CallbackAttemptRecord,
@@ -48,11 +50,6 @@ from store import (
 
 log = logging.getLogger("database")  # the store's log lines keep the name they had before the split
 
-SUPABASE_CONNECT_TIMEOUT_SECONDS = 5.0
-SUPABASE_READ_TIMEOUT_SECONDS = 15.0  # a call that hangs longer is retried (it is idempotent)
-SUPABASE_RPC_ATTEMPTS = 4  # per store call, on transient failures; worker.py may retry the whole call too
-SUPABASE_RETRY_BASE_SECONDS = 0.25  # then doubled per attempt, with jitter
-SUPABASE_RETRY_MAX_DELAY_SECONDS = 2.0
 
 # The Postgres functions SupabaseStore calls, with their argument names exactly as declared in
 # supabase/migrations/. `_call` refuses anything else, and tests/test_migrations.py compares this
@@ -199,9 +196,9 @@ class SupabaseStore(Store):
         client,
         *,
         http_client: httpx.Client | None = None,
-        attempts: int = SUPABASE_RPC_ATTEMPTS,
-        retry_base_seconds: float = SUPABASE_RETRY_BASE_SECONDS,
-        retry_max_delay_seconds: float = SUPABASE_RETRY_MAX_DELAY_SECONDS,
+        attempts: int = defaults.SUPABASE_RPC_ATTEMPTS,
+        retry_base_seconds: float = defaults.SUPABASE_RETRY_BASE_SECONDS,
+        retry_max_delay_seconds: float = defaults.SUPABASE_RETRY_MAX_DELAY_SECONDS,
         sleep: Callable[[float], None] = time.sleep,
         last_status: "_LastStatus | None" = None,
     ):
@@ -209,8 +206,7 @@ class SupabaseStore(Store):
         self._http = http_client  # closed by close() when this store created it
         self._last_status = last_status or _LastStatus()  # postgrest-py's APIError does not keep it
         self._attempts = max(1, attempts)
-        self._retry_base = retry_base_seconds
-        self._retry_max = retry_max_delay_seconds
+        self._backoff = Backoff(base=retry_base_seconds, cap=retry_max_delay_seconds)
         self._sleep = sleep
         self._rng = random.Random()
 
@@ -226,7 +222,7 @@ class SupabaseStore(Store):
 
         last_status = _LastStatus()
         http = httpx.Client(
-            timeout=httpx.Timeout(SUPABASE_READ_TIMEOUT_SECONDS, connect=SUPABASE_CONNECT_TIMEOUT_SECONDS),
+            timeout=httpx.Timeout(defaults.SUPABASE_READ_TIMEOUT_SECONDS, connect=defaults.SUPABASE_CONNECT_TIMEOUT_SECONDS),
             follow_redirects=False,
             http2=True,
             event_hooks={"response": [last_status.remember]},
@@ -271,7 +267,7 @@ class SupabaseStore(Store):
                         level = logging.INFO if isinstance(error, (JobConflict, InsufficientTokens)) else logging.ERROR
                         log.log(level, "store call failed", extra={"rpc": fn, "code": error.details.get("code"), "attempts": attempt, "error": error.message})
                     raise error from exc
-                delay = min(self._retry_max, self._retry_base * 2 ** (attempt - 1)) * self._rng.uniform(0.5, 1.0)
+                delay = self._backoff.delay(attempt, self._rng)
                 log.warning(
                     "store call failed; retrying",
                     extra={"rpc": fn, "code": error.details.get("code"), "attempt": attempt, "delay_s": round(delay, 3)},

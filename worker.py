@@ -112,6 +112,7 @@ from quality_validator import FilingContext, RefundDecision, validate  # noqa: E
 from recovery import Sweeper  # noqa: E402
 from render import render_html, render_markdown  # noqa: E402
 from report import StageResults, build_report  # noqa: E402
+from retry import Backoff  # noqa: E402
 from runner import JobControl, JobWatch, LeaseKeeper, RQRunner, Runner, ThreadPoolRunner  # noqa: E402
 from sec_fetcher import EdgarClient  # noqa: E402
 from section_extractor import extract_items  # noqa: E402
@@ -369,6 +370,11 @@ def _fail(
     return outcome.job
 
 
+STORE_RETRY = Backoff(
+    base=defaults.STORE_RETRY_BASE_SECONDS, cap=defaults.STORE_RETRY_MAX_DELAY_SECONDS, jitter=defaults.STORE_RETRY_JITTER
+)
+
+
 def _store_call(call: Callable, budget_seconds: float = defaults.STORE_RETRY_BUDGET_SECONDS):
     """Retry an idempotent terminal write on transient store errors for up to `budget_seconds`.
 
@@ -376,18 +382,17 @@ def _store_call(call: Callable, budget_seconds: float = defaults.STORE_RETRY_BUD
     giving up early would throw the report away and leave the refund to lease recovery.
     """
     started = time.monotonic()
-    delay = defaults.STORE_RETRY_BASE_SECONDS
     attempt = 0
     while True:
         attempt += 1
         try:
             return call()
         except StoreUnavailable:
+            delay = STORE_RETRY.delay(attempt)
             if time.monotonic() - started + delay > budget_seconds:
                 raise
             log.warning("store unavailable; retrying", extra={"attempt": attempt, "delay_s": delay})
             time.sleep(delay)
-            delay = min(delay * 2, defaults.STORE_RETRY_MAX_DELAY_SECONDS)
 
 
 def run_queued_job(job_id: str) -> str | None:

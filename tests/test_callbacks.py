@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 import defaults
-from callbacks import CallbackDispatcher, callback_body, encode_body, retry_delay, signed_headers
+from callbacks import CallbackDispatcher, callback_body, encode_body, signed_headers
 from conftest import CALLBACK_SECRET
 from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, FailureRecord
 from job import JobRequest
@@ -29,22 +29,30 @@ def test_signature_verifies_with_the_reference_library():
         Webhook(other).verify(body, headers)
 
 
-def test_default_schedule_is_about_six_attempts_over_fifteen_minutes():
+def _default_backoff(settings_factory, store):
+    """The dispatcher's schedule with the shipped defaults (the test settings shorten it)."""
+    settings = settings_factory(
+        CALLBACK_RETRY_BASE_SECONDS=str(defaults.CALLBACK_RETRY_BASE_SECONDS),
+        CALLBACK_RETRY_MAX_DELAY_SECONDS=str(defaults.CALLBACK_RETRY_MAX_DELAY_SECONDS),
+    )
+    return CallbackDispatcher(settings, store).backoff
+
+
+def test_default_schedule_is_about_six_attempts_over_fifteen_minutes(settings_factory, store):
+    backoff = _default_backoff(settings_factory, store)
     rng = random.Random(1)
-    delays = [
-        retry_delay(n, base=defaults.CALLBACK_RETRY_BASE_SECONDS, factor=defaults.CALLBACK_RETRY_FACTOR,
-                    cap=defaults.CALLBACK_RETRY_MAX_DELAY_SECONDS, rng=rng)
-        for n in range(1, defaults.CALLBACK_MAX_ATTEMPTS)
-    ]
+    delays = [backoff.delay(n, rng) for n in range(1, defaults.CALLBACK_MAX_ATTEMPTS)]
     assert defaults.CALLBACK_MAX_ATTEMPTS == 6
+    assert (backoff.base, backoff.factor, backoff.cap) == (10, 3, 480)
     assert all(b >= a * 0.9 for a, b in zip(delays, delays[1:]))  # growing
     assert 10 * 60 <= sum(delays) <= 20 * 60
 
 
-def test_jitter_spreads_retries():
+def test_jitter_spreads_retries(settings_factory, store):
+    backoff = _default_backoff(settings_factory, store)
     rng = random.Random(7)
-    values = {round(retry_delay(3, base=10, factor=3, cap=480, rng=rng), 3) for _ in range(20)}
-    assert len(values) > 10 and all(72 <= v <= 108 for v in values)
+    values = {round(backoff.delay(3, rng), 3) for _ in range(20)}
+    assert len(values) > 10 and all(72 <= v <= 90 for v in values)
 
 
 @pytest.fixture

@@ -79,14 +79,6 @@ def test_temporary_files_of_crashed_writers_are_cleaned(tmp_path):
     assert not stale.exists() and fresh.exists() and cache.get("k").body == b"body"
 
 
-def test_a_block_recorded_by_one_process_is_seen_by_another(tmp_path):
-    first, second = EdgarCache(tmp_path, max_bytes=0), EdgarCache(tmp_path, max_bytes=0)
-    assert second.blocked_until() == 0
-    until = time.time() + 600
-    first.record_block(until)
-    assert abs(second.blocked_until() - until) < 0.01
-
-
 WRITER = textwrap.dedent(
     """
     import os, random, sys

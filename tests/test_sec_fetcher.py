@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import time
-from email.utils import formatdate
 
 import pytest
 
@@ -36,7 +35,6 @@ from sec_fetcher import (
     FilingRef,
     TickerIndex,
     choose_annual_reports,
-    parse_retry_after,
     report_document_candidates,
 )
 
@@ -51,9 +49,15 @@ TSLA_FY2024_AMENDMENT = "0001104659-25-042659"
 def make_client(edgar, settings_factory):
     """Clients of one test share its cache directory, like the processes of one host."""
 
-    def make(retry_base_seconds=0.02, **env):
-        env = {"SEC_WWW_BASE_URL": edgar.base_url, "SEC_DATA_BASE_URL": edgar.base_url, "SEC_MAX_REQUESTS_PER_SECOND": "10", **env}
-        return EdgarClient(settings_factory(**env), retry_base_seconds=retry_base_seconds)
+    def make(**env):
+        env = {
+            "SEC_WWW_BASE_URL": edgar.base_url,
+            "SEC_DATA_BASE_URL": edgar.base_url,
+            "SEC_MAX_REQUESTS_PER_SECOND": "10",
+            "SEC_RETRY_BASE_SECONDS": "0.02",
+            **env,
+        }
+        return EdgarClient(settings_factory(**env))
 
     return make
 
@@ -444,17 +448,9 @@ def test_a_retry_after_longer_than_we_wait_fails_at_once(make_client, edgar):
     assert time.monotonic() - started < 2 and len(edgar.requests_to(AAPL_SUBMISSIONS)) == 1
 
 
-def test_retry_after_accepts_seconds_and_http_dates():
-    now = time.time()
-    assert parse_retry_after("7") == 7.0
-    assert 59 <= parse_retry_after(formatdate(now + 60, usegmt=True), now=now) <= 61
-    assert parse_retry_after(formatdate(now - 60, usegmt=True), now=now) == 0.0
-    assert parse_retry_after("soon") is None and parse_retry_after(None) is None
-
-
 def test_backoff_never_waits_past_the_deadline(make_client, edgar):
     edgar.add_fault(Fault(pattern=AAPL_SUBMISSIONS, kind="status", status=503, times=None))
-    client = make_client(retry_base_seconds=0.4, SEC_MAX_RETRIES="6")  # waits 0.4, 0.8, 1.6 ... would take 25 s
+    client = make_client(SEC_RETRY_BASE_SECONDS="0.4", SEC_MAX_RETRIES="6")  # waits 0.4, 0.8, 1.6 ... would take 25 s
     started = time.monotonic()
     with pytest.raises(SecUnavailable, match="deadline"):
         client.latest_annual_reports("AAPL", deadline=soon(1.5))
