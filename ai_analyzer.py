@@ -409,7 +409,8 @@ ITEM_SCHEMA: dict[str, Any] = {
                     "summary": {"type": "string"},
                     "change_type": {"type": "string", "enum": list(CHANGE_TYPES)},
                     "materiality": {"type": "string", "enum": list(MATERIALITY)},
-                    "evidence": {"type": "string", "description": "A verbatim quote (one sentence or less) from the NEW TEXT, or from a REMOVED paragraph."},
+                    "evidence": {"type": "string",
+                                 "description": "A verbatim quote (one sentence or less) from the NEW TEXT, or from a REMOVED paragraph."},
                 },
             },
         },
@@ -858,7 +859,8 @@ def _fallback_executive(results: dict[str, ItemSummary], diff: FilingDiff, order
 # --------------------------------------------------------------------------------------------------
 
 
-_ABBREVIATIONS = re.compile(r"(?:\b[A-Z]\.|\b(?:No|Nos|Inc|Corp|Co|Ltd|LLC|L\.P|Mr|Ms|Mrs|Dr|St|vs|approx|e\.g|i\.e|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.)$")
+_ABBREVIATIONS = re.compile(r"(?:\b[A-Z]\.|\b(?:No|Nos|Inc|Corp|Co|Ltd|LLC|L\.P|Mr|Ms|Mrs|Dr|St|vs|approx|e\.g|i\.e|"
+                            r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.)$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"”’)]?\s+(?=[A-Z(“\"$])")
 MAX_EVIDENCE_CHARS = 400
 

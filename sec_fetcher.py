@@ -688,7 +688,8 @@ class EdgarClient:
             log.debug("document from cache", extra={"accession": ref.accession, "document": name, "bytes": len(entry.body)})
             return _Document(entry.body, url, entry.sha256, entry.fetched_at, True)
         self._count("cache_misses")
-        answer = self._fetch(url, what=f"{ref.form} {ref.accession} document {name}", deadline=deadline, accept=_accept_document, max_bytes=DOCUMENT_MAX_BYTES)
+        answer = self._fetch(url, what=f"{ref.form} {ref.accession} document {name}", deadline=deadline, accept=_accept_document,
+                             max_bytes=DOCUMENT_MAX_BYTES)
         fetched_at = _now_iso()
         if key:
             self.cache.put(key, answer.content, url=url, fetched_at=fetched_at, etag=answer.etag, last_modified=answer.last_modified)

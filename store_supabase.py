@@ -265,7 +265,8 @@ class SupabaseStore(Store):
                         log.error("store misconfigured: %s", error.message, extra={"rpc": fn, "code": error.details.get("code")})
                     else:
                         level = logging.INFO if isinstance(error, (JobConflict, InsufficientTokens)) else logging.ERROR
-                        log.log(level, "store call failed", extra={"rpc": fn, "code": error.details.get("code"), "attempts": attempt, "error": error.message})
+                        log.log(level, "store call failed",
+                                extra={"rpc": fn, "code": error.details.get("code"), "attempts": attempt, "error": error.message})
                     raise error from exc
                 delay = self._backoff.delay(attempt, self._rng)
                 log.warning(

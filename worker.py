@@ -251,7 +251,8 @@ def process_job(job_id: str, services: Services, control: JobControl | None = No
                 services.metrics.record_outcome(outcome.job, "QUALITY_BELOW_STANDARD")
                 log.info(
                     "job completed",
-                    extra={"status": outcome.job.status.value, "refunded": outcome.job.refunded, "duration_ms": int((time.monotonic() - started) * 1000)},
+                    extra={"status": outcome.job.status.value, "refunded": outcome.job.refunded,
+                           "duration_ms": int((time.monotonic() - started) * 1000)},
                 )
             return outcome.job
         except LeaseLost:

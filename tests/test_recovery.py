@@ -227,7 +227,10 @@ def test_killed_worker_job_ends_once_after_restart(tmp_path, edgar):
         payload = new_payload("AAPL", callback_url=receiver.url)
         pay_for(SQLiteStore(str(tmp_path / "store.db")), payload)
         assert requests.post(f"{base}/generate-report", json=payload, headers=auth_headers(), timeout=5).status_code == 202
-        status = lambda: requests.get(f"{base}/jobs/{payload['job_id']}/status", headers=auth_headers(), timeout=5).json()
+
+        def status():
+            return requests.get(f"{base}/jobs/{payload['job_id']}/status", headers=auth_headers(), timeout=5).json()
+
         wait_for(lambda: status()["status"] == "running", message="job running")
         old = _workers(proc.pid)
         os.kill(old[0], signal.SIGKILL)
