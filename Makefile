@@ -67,7 +67,7 @@ corpus: $(INSTALLED)
 
 ## clean: remove .venv and everything the service wrote (var/); `make run` or `make test` rebuilds it
 clean:
-	rm -rf $(VENV) var .pytest_cache node_modules
+	rm -rf $(VENV) var .pytest_cache .ruff_cache node_modules
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 
 FORCE:
