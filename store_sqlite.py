@@ -409,15 +409,7 @@ class SQLiteStore(Store):
                     now,
                 ),
             )
-            self._refund(conn, row, f"job failed: {failure.code}", now)
-            conn.execute(
-                """UPDATE report_jobs SET status = 'failed', error_code = ?, error_message = ?, error_log_id = ?,
-                       refunded = 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
-                   WHERE job_id = ?""",
-                (failure.code, failure.message, error_log_id, now, now, job_id),
-            )
-            self._queue_callback(conn, row, now)
-            return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()), True)
+            return self._end_failed(conn, row, failure, error_log_id, f"job failed: {failure.code}", now)
 
     def expired_jobs(self, *, limit: int = 100) -> list[Job]:
         rows = self._read(
@@ -432,6 +424,19 @@ class SQLiteStore(Store):
         if row is None:
             raise StoreRejected(f"no job {job_id}")
         return row
+
+    def _end_failed(self, conn: sqlite3.Connection, row: sqlite3.Row, failure: FailureRecord, error_log_id: str,
+                    refund_reason: str, now: str) -> JobOutcome:
+        """The end of every failure: the token back (once), the job failed, its callback queued."""
+        self._refund(conn, row, refund_reason, now)
+        conn.execute(
+            """UPDATE report_jobs SET status = 'failed', error_code = ?, error_message = ?, error_log_id = ?,
+                   refunded = 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
+               WHERE job_id = ?""",
+            (failure.code, failure.message, error_log_id, now, now, row["job_id"]),
+        )
+        self._queue_callback(conn, row, now)
+        return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (row["job_id"],)).fetchone()), True)
 
     def _refund(self, conn: sqlite3.Connection, job_row: sqlite3.Row, reason: str, now: str) -> None:
         """Give back the job's spend, once; a job posted to the worker directly has none: nothing."""
@@ -523,15 +528,7 @@ class SQLiteStore(Store):
                 (error_log_id, job_id, row["user_id"], failure.code, failure.message,
                  json.dumps({"by": "edge-function", **plain_json(failure.details)}), now),
             )
-            self._refund(conn, row, f"not accepted by a worker: {failure.code}", now)
-            conn.execute(
-                """UPDATE report_jobs SET status = 'failed', error_code = ?, error_message = ?, error_log_id = ?,
-                       refunded = 1, lease_owner = NULL, lease_expires_at = NULL, finished_at = ?, updated_at = ?
-                   WHERE job_id = ?""",
-                (failure.code, failure.message, error_log_id, now, now, job_id),
-            )
-            self._queue_callback(conn, row, now)
-            return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()), True)
+            return self._end_failed(conn, row, failure, error_log_id, f"not accepted by a worker: {failure.code}", now)
 
     def ledger(self, user_id: str) -> list[dict[str, Any]]:
         rows = self._read(
