@@ -50,3 +50,12 @@ def test_readme_and_env_example_state_the_codes_defaults():
     assert checked >= 30
     for name in ("WEB_CONCURRENCY", "WEB_THREADS", "MAX_CONCURRENT_JOBS", "MAX_QUEUED_JOBS"):
         assert name in readme and name in example
+
+
+def test_every_setting_is_in_the_readme_and_in_env_example():
+    """A new setting is documented where an operator looks: the configuration table and .env.example."""
+    readme = set(re.findall(r"^\| `([A-Z0-9_]+)` \|", (ROOT / "README.md").read_text(), re.M))
+    example = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    settings = {f.name.upper() for f in fields(Settings)}
+    assert settings - readme == set(), "not in README's configuration table"
+    assert settings - example == set(), "not in .env.example"
