@@ -38,6 +38,7 @@ import highlights as highlighting
 from faithfulness import Sources, check, check_faithfulness, item_source_text, normalize_for_match, numbers_in, unsupported_numbers  # noqa: F401
 from claude_models import BASE_CHARS_PER_TOKEN, LONG_CONTEXT_TOKENS, PRICES, ModelPrice, Usage, estimate_tokens  # noqa: F401  (re-exported)
 from claude_models import model as claude_model
+from config import Settings
 from diff_analyzer import FilingDiff, ItemDiff
 from highlights import Highlight
 from form_10k import ITEM_TITLES
@@ -591,7 +592,7 @@ class _Spend:
 class ClaudeSummarizer:
     provider = "anthropic"
 
-    def __init__(self, settings, client=None):
+    def __init__(self, settings: Settings, client=None):
         import anthropic
 
         self.settings = settings
@@ -981,7 +982,7 @@ def _as_sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?", "…")) else text + "."
 
 
-def make_summarizer(settings) -> Summarizer:
+def make_summarizer(settings: Settings) -> Summarizer:
     if settings.anthropic_api_key:
         return ClaudeSummarizer(settings)
     return OfflineSummarizer()

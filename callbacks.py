@@ -21,6 +21,7 @@ import requests
 from standardwebhooks import Webhook
 
 import defaults
+from config import Settings
 from database import CALLBACK_DELIVERED, CALLBACK_FAILED, CALLBACK_PENDING, CallbackAttemptRecord, CallbackDelivery, Store
 from job import Job
 from observability import job_context
@@ -77,7 +78,7 @@ class AttemptResult:
 class CallbackDispatcher:
     """Sends due callback deliveries; one per process, woken after each job and by a poll timer."""
 
-    def __init__(self, settings, store: Store, *, session: requests.Session | None = None, rng: random.Random | None = None, metrics=None):
+    def __init__(self, settings: Settings, store: Store, *, session: requests.Session | None = None, rng: random.Random | None = None, metrics=None):
         self.settings = settings
         self.metrics = metrics
         self.store = store

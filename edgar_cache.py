@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+from config import Settings
+
 log = logging.getLogger("sec_fetcher")
 
 MAGIC = b"EDGARCACHE1 "
@@ -124,7 +126,7 @@ class EdgarCache:
         self._warned = False
 
     @classmethod
-    def from_settings(cls, settings) -> "EdgarCache":
+    def from_settings(cls, settings: Settings) -> "EdgarCache":
         return cls(settings.edgar_cache_dir, max_bytes=int(settings.edgar_cache_max_mb * 1024 * 1024))
 
     @property

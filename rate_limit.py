@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+from config import Settings
 from exceptions import JobTimeout
 
 log = logging.getLogger("rate_limit")
@@ -175,7 +176,7 @@ class FallbackSlots(Slots):
             return self.fallback.reserve(deadline)
 
 
-def sec_slots(settings) -> Slots:
+def sec_slots(settings: Settings) -> Slots:
     """The widest-shared limiter the settings allow, with an in-process bucket as the fallback.
 
     The fallback paces each process at the rate divided by WEB_CONCURRENCY: when the shared slots

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from config import Settings
 from edgar_cache import atomic_write
 from exceptions import SecRateLimited
 from rate_limit import Slots, sec_slots
@@ -85,7 +86,7 @@ class SecAccess:
         self._blocked_until = 0.0  # monotonic
 
     @classmethod
-    def from_settings(cls, settings, *, count: Callable[[str], None] | None = None) -> "SecAccess":
+    def from_settings(cls, settings: Settings, *, count: Callable[[str], None] | None = None) -> "SecAccess":
         cache_dir = settings.edgar_cache_dir
         return cls(
             sec_slots(settings),

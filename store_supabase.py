@@ -21,6 +21,7 @@ from typing import Any, Callable, Mapping
 import httpx
 
 import defaults
+from config import Settings
 from exceptions import (
     CreditConflict,
     InsufficientTokens,
@@ -211,7 +212,7 @@ class SupabaseStore(Store):
         self._rng = random.Random()
 
     @classmethod
-    def from_settings(cls, settings) -> "SupabaseStore":
+    def from_settings(cls, settings: Settings) -> "SupabaseStore":
         return cls.connect(settings.supabase_url, settings.supabase_service_key)
 
     @classmethod
