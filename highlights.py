@@ -19,7 +19,8 @@ The materiality model (README "Highlights"):
   leadership 0.35, capital return 0.3, other 0.06-0.1), its size (words changed, at most 0.2), names
   the older filing never used (at most 0.3), its largest amount relative to revenue or its figure's
   move (at most 0.4), a stated move of a line of MD&A's results (0.25), a new buyback program or a
-  dividend change (0.35), MD&A's opening (at most 0.2); x 0.3 for boilerplate, x 0.4 when it states
+  dividend change (0.35), a results line that turned against the older MD&A's direction (0.35),
+  MD&A's opening (at most 0.2); x 0.3 for boilerplate, x 0.4 when it states
   a key figure again, x 0.2 when it is last year's paragraph (its years left the comparison, or
   the newer filing says it again for the new year).
 A figure shown by a higher highlight is not repeated.
@@ -139,6 +140,7 @@ class _Context:
     newer_year: int | None
     item_sizes: dict = field(default_factory=dict)  # item -> paragraphs in the newer filing
     mdna: tuple = ()  # the newer MD&A's prose sentences with the figures they state (_StatedFigures)
+    older_moves: dict = field(default_factory=dict)  # the older MD&A's "X increased/decreased": X -> directions
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,6 +161,7 @@ def rank(key_figures: dict, diff: FilingDiff, older: ExtractedFiling | None = No
         newer_year=_year((key_figures.get("fiscal_years") or {}).get("newer")),
         item_sizes={item: len(text.paragraphs) for item, text in newer.items.items()} if newer is not None else {},
         mdna=_mdna_sentences(newer),
+        older_moves=_moves_of(older.items["7"].paragraphs) if older is not None and "7" in older.items else {},
     )
     consumed: set[int] = set()  # ids of number changes a key figure already shows
     found = _key_figure_highlights(key_figures, diff, context, consumed)
@@ -564,6 +567,7 @@ _STATES_A_MOVE = re.compile(
     r"\b(increased|decreased|grew|declined|rose|fell|up|down)\b(?: by)?(?: approximately| about)? (?:\$[\d.,]+(?: (?:million|billion))?|[\d.,]+%)"
     r"|\b(?:an? )?(increase|decrease|growth|decline) of (?:approximately )?(?:\$[\d.,]+(?: (?:million|billion))?|[\d.,]+%)", re.I)
 CAPITAL_RETURN_NEWS = 0.35  # a new buyback authorization, a dividend raised or cut
+REVERSAL = 0.35  # a line of the results moves the other way than the older MD&A said it did
 _CAPITAL_RETURN_NEWS = re.compile(
     r"\b(authoriz\w*|approved|announced|declared|raised|increased|new)\b[^.]{0,80}\b(repurchase|buyback|dividend)|"
     r"\b(repurchase|buyback)s? (program|authorization)s?\b[^.]{0,60}\bup to\b|"
@@ -614,7 +618,9 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         results = RESULTS_MOVE  # "AWS sales increased 19%", "Data Center revenue was up 142%"
     news = CAPITAL_RETURN_NEWS if kind == "capital_return" and _CAPITAL_RETURN_NEWS.search(said) else 0.0
     lead = _lead(item, change, context)
-    materiality = weight * _any_of(base, size, novelty, max(amount, figure_size), results, lead, news)
+    reversed_line = _reversed_move(said, context) if item == "7" and change.kind != "removed" else None
+    reversal = REVERSAL if reversed_line else 0.0
+    materiality = weight * _any_of(base, size, novelty, max(amount, figure_size), results, lead, news, reversal)
     if _BOILERPLATE.search(said[:400]):
         materiality *= 0.3  # a new accounting standard, a forward-looking-statements notice: no news
         reasons.append("boilerplate")
@@ -631,6 +637,8 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         reasons.append("results discussion")
     if news:
         reasons.append("a new repurchase program or dividend")
+    if reversed_line:
+        reasons.append(f"{reversed_line[0].upper()}{reversed_line[1:]} turned: the older filing said it moved the other way")
     if lead:
         reasons.append("in the opening of MD&A")
     if size >= 0.1:
@@ -658,6 +666,46 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         redline=_clip_redline(change.redline if change.kind == "modified" else
                               f"{{+{change.new_text}+}}" if change.kind == "added" else f"[-{change.old_text}-]"),
     )
+
+
+_MOVE = re.compile(r"(?P<subject>[A-Z][A-Za-z&'’\- ]{2,90}?) (?:(?:was|were|has|have) )?"
+                   r"(?P<verb>increased|decreased|rose|fell|declined|grew)\b")
+_UP = frozenset(("increased", "rose", "grew"))
+# what a reader follows year to year: sales, margins, profit or loss; not costs, cash, taxes or debt
+_RESULTS_LINE = re.compile(r"\b(?:sales|revenues?|margins?|income|earnings|profits?|loss)\b")
+_NOT_RESULTS_LINE = re.compile(r"\b(?:expenses?|costs?|cash|tax|debt|sg&a)(?!\w)")
+
+
+def _moves_of(paragraphs: Iterable[str]) -> dict[str, set[str]]:
+    """What MD&A says moved which way: "Products gross margin and Products gross margin percentage
+    increased during 2024" -> {"products gross margin": {"up"}, "products gross margin percentage": {"up"}}."""
+    moves: dict[str, set[str]] = {}
+    for match in (_MOVE.match(sentence) for paragraph in paragraphs if " | " not in paragraph for sentence in _sentences(paragraph)):
+        if match is None:
+            continue
+        direction = "up" if match.group("verb") in _UP else "down"
+        subject = re.sub(r"^(?:the|our) | (?:also|again|further|both)$", "", match.group("subject").lower().strip())
+        if not _RESULTS_LINE.search(subject) or _NOT_RESULTS_LINE.search(subject):
+            continue
+        parts = [re.sub(r"^(?:the|our) ", "", part) for part in subject.split(" and ")]
+        if any(len(part.split()) < 2 for part in parts):  # "general and administrative expenses" is one line
+            parts = [subject]
+        for part in parts:
+            if len(part.split()) >= 2:  # "Sales", "It": too vague to compare across years
+                moves.setdefault(part, set()).add(direction)
+    return moves
+
+
+def _reversed_move(said: str, context: _Context) -> str | None:
+    """The results line whose move this year runs against the only direction the older MD&A gave it
+    (AAPL 2025: "Products gross margin percentage decreased", after it "increased" in 2024)."""
+    said = " ".join(said.split())  # a redline's sentences keep the spaces around what was cut
+    for subject, directions in _moves_of([said]).items():
+        before = context.older_moves.get(subject)
+        if before and len(directions) == 1 and len(before) == 1 and directions != before:
+            printed = re.search(re.escape(subject), said, re.I)
+            return said[printed.start():printed.end()] if printed else subject
+    return None
 
 
 _YEAR_WORD = re.compile(r"\b(?:fiscal (?:year )?)?((?:19|20)\d\d)\b")

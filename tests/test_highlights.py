@@ -261,3 +261,24 @@ def test_a_move_explained_by_acquisitions_is_no_deal_and_headlines_are_the_filin
     assert _INCIDENTAL.search("an increase of 1 percentage point from acquisitions")
     assert not _EXPLAINS.search("We completed our acquisition of Recorded Future"[:16])
     assert _sentence("•We completed the acquisitions of businesses for $2.8 billion") == "We completed the acquisitions of businesses for $2.8 billion."
+
+
+def test_a_margin_that_turns_ranks_above_one_that_keeps_its_direction():
+    """AAPL FY2025: "Products gross margin percentage decreased ... tariff costs" after FY2024's "Products
+    gross margin and Products gross margin percentage increased" ranked 77th; an analyst reads it first."""
+    older = {"7": FILLER + [
+        "Products gross margin and Products gross margin percentage increased during 2024 compared to 2023 due to cost savings.",
+        "Services gross margin percentage increased during 2024 compared to 2023 due to a different Services mix."]}
+    newer = {"7": FILLER + [
+        "Products gross margin percentage decreased during 2025 compared to 2024 primarily due to a different mix of products "
+        "and tariff costs.",
+        "Services gross margin percentage increased during 2025 compared to 2024 primarily due to a different Services mix "
+        "and favorable costs."]}
+    found, _ = ranked(older, newer)
+    turned = next(h for h in found if "tariff costs" in h.headline)
+    kept = next(h for h in found if "Services gross margin" in h.headline)
+    assert any(r.startswith("Products gross margin percentage turned") for r in turned.reasons)
+    assert not any("turned" in r for r in kept.reasons) and turned.rank < kept.rank
+    # a cost or expense line is no result a reader follows for its direction; "general and administrative" is one line
+    assert highlights._moves_of(["Cost of sales decreased by $1.6 billion in 2024."]) == {}
+    assert highlights._moves_of(["General and administrative income increased in 2024."]) == {"general and administrative income": {"up"}}
