@@ -485,7 +485,8 @@ def _risk_factor_highlights(diff: FilingDiff, context: _Context) -> list[Highlig
                 quotes={"old": {"text": _clip_chars(risk.old_title or ""), "link": _text_link(context.older_url, risk.old_title)},
                         "new": {"text": _clip_chars(sentence or risk.new_title or ""),
                                 "link": _text_link(context.newer_url, sentence or risk.new_title)}},
-                redline=_clip_redline(risk.title_redline if risk.title_changed and not risk.redline else risk.redline),
+                redline=_clip_redline(risk.title_redline if risk.title_changed and not risk.redline else risk.redline)
+                if not risk.redline or len(risk.redline) <= REDLINE_CHARS else _new_statements(risk.redline, context.older_words),
             ))
     return out
 
@@ -978,6 +979,45 @@ def _clip_redline(redline: str | None, limit: int = REDLINE_CHARS, context: int 
     text = " … ".join(redline[spans[n][0]:spans[n][1]].strip() for n in sorted(chosen))
     text = ("… " if windows and windows[0][0] > 0 else "") + text + (" …" if windows and windows[-1][1] < len(redline) else "")
     return _cut_inside(text, limit) if len(text) > limit else text
+
+
+def _new_statements(redline: str, older_words: frozenset[str], limit: int = REDLINE_CHARS) -> str:
+    """A risk factor rewritten at length keeps the sentences that say most that is new, in their
+    order: names the older filing never used first, then the share of the sentence inserted. (NVDA
+    FY2025's export-control risk factor grew by 1,291 words; cut at its start, the redline lost
+    "regulators in China are investigating ...".)"""
+    sentences, start = [], 0
+    for match in _REDLINE_SENTENCE_END.finditer(redline):
+        end = _outside_marks(redline, match.end())
+        if end > start:
+            sentences.append((start, end))
+            start = end
+    sentences.append((start, len(redline)))
+    scored = []
+    for n, (a, b) in enumerate(sentences):
+        piece = redline[a:b]
+        inserted = " ".join(_ADDED.findall(piece))
+        if not inserted and "[-" not in piece:
+            continue  # unchanged: context the reader does not need here
+        names = {w.lower() for w in _WORD.findall(inserted) if w[:1].isupper() and not _SENTENCE_START.match(w)}
+        scored.append((-len(names - older_words), -len(inserted) / max(1, len(piece)), n))
+    chosen, used = [], 0
+    for _, _, n in sorted(scored):
+        size = sentences[n][1] - sentences[n][0]
+        if used + size > limit and chosen:
+            continue
+        chosen.append(n)
+        used += size
+    chosen.sort()
+    text = ""
+    for previous, n in zip([None] + chosen, chosen):
+        gap = previous is None and n > 0 or previous is not None and n > previous + 1
+        text += (" … " if gap else " ") + redline[sentences[n][0]:sentences[n][1]].strip()
+    text = text.strip() + (" …" if chosen and chosen[-1] < len(sentences) - 1 else "")
+    return _cut_inside(text, limit) if len(text) > limit else text
+
+
+_REDLINE_SENTENCE_END = re.compile(r"(?<=[.!?])(?:\+\}|-\])?\s+(?=[\[{]?[+-]?[A-Z“\"(])")
 
 
 def _cut_inside(redline: str, limit: int) -> str:

@@ -282,3 +282,14 @@ def test_a_margin_that_turns_ranks_above_one_that_keeps_its_direction():
     # a cost or expense line is no result a reader follows for its direction; "general and administrative" is one line
     assert highlights._moves_of(["Cost of sales decreased by $1.6 billion in 2024."]) == {}
     assert highlights._moves_of(["General and administrative income increased in 2024."]) == {"general and administrative income": {"up"}}
+
+
+def test_a_risk_factor_rewritten_at_length_keeps_its_new_statements_not_its_start():
+    """NVDA FY2025: the export-control risk factor grew by 1,291 words; its redline, cut at the start,
+    lost what was new. The sentences naming what the older filing never named are kept, in order."""
+    filler = " ".join(f"{{+We continue to monitor export rules and their effect number {n} on demand.+}}" for n in range(60))
+    redline = (filler + " {+On January 15, 2025, the USG published the AI Diffusion IFR in the Federal Register.+} "
+               "We sell worldwide. " + filler)
+    clipped = highlights._new_statements(redline, frozenset({"we", "usg"}), limit=600)
+    assert "AI Diffusion IFR" in clipped and len(clipped) <= 600
+    assert clipped.count("{+") == clipped.count("+}") and "We sell worldwide" not in clipped
