@@ -20,7 +20,7 @@ The materiality model (README "Highlights"):
   the older filing never used (at most 0.3), its largest amount relative to revenue or its figure's
   move (at most 0.4), a stated move of a line of MD&A's results (0.25), a new buyback program or a
   dividend change (0.35), a results line that turned against the older MD&A's direction (0.35),
-  MD&A's opening (at most 0.2); x 0.3 for boilerplate, x 0.4 when it states
+  MD&A's opening (at most 0.2), a cost or expense line's move at half; x 0.3 for boilerplate, x 0.4 when it states
   a key figure again, x 0.2 when it is last year's paragraph (its years left the comparison, or
   the newer filing says it again for the new year).
 A figure shown by a higher highlight is not repeated.
@@ -568,6 +568,9 @@ _STATES_A_MOVE = re.compile(
     r"\b(increased|decreased|grew|declined|rose|fell|up|down)\b(?: by)?(?: approximately| about)? (?:\$[\d.,]+(?: (?:million|billion))?|[\d.,]+%)"
     r"|\b(?:an? )?(increase|decrease|growth|decline) of (?:approximately )?(?:\$[\d.,]+(?: (?:million|billion))?|[\d.,]+%)", re.I)
 CAPITAL_RETURN_NEWS = 0.35  # a new buyback authorization, a dividend raised or cut
+COST_LINE_SHARE = 0.5  # a cost or expense line's move counts half: the margins and operating income tell it
+_COST_LINE = re.compile(r"\W*(?:total )?(?:cost of [\w ,&-]{2,60}?|[\w&,' -]{0,60}?\b(?:expenses?|costs?))\s+"
+                        r"(?:(?:was|were) )?(?:increased|decreased|rose|fell|declined|grew)\b", re.I)
 REVERSAL = 0.35  # a line of the results moves the other way than the older MD&A said it did
 _CAPITAL_RETURN_NEWS = re.compile(
     r"\b(authoriz\w*|approved|announced|declared|raised|increased|new)\b[^.]{0,80}\b(repurchase|buyback|dividend)|"
@@ -617,6 +620,9 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
     results = 0.1 if item in ("7", "1") and _RESULTS.search(said) else 0.0  # what drove the results
     if item == "7" and _STATES_A_MOVE.search(said):
         results = RESULTS_MOVE  # "AWS sales increased 19%", "Data Center revenue was up 142%"
+    if item == "7" and _COST_LINE.match(said):  # "Cost of automotive sales revenue decreased $3.25 billion"
+        results, figure_size = results * COST_LINE_SHARE, figure_size * COST_LINE_SHARE
+        reasons.append("a cost or expense line (the margins tell it)")
     news = CAPITAL_RETURN_NEWS if kind == "capital_return" and _CAPITAL_RETURN_NEWS.search(said) else 0.0
     lead = _lead(item, change, context)
     reversed_line = _reversed_move(said, context) if item == "7" and change.kind != "removed" else None

@@ -293,3 +293,16 @@ def test_a_risk_factor_rewritten_at_length_keeps_its_new_statements_not_its_star
     clipped = highlights._new_statements(redline, frozenset({"we", "usg"}), limit=600)
     assert "AI Diffusion IFR" in clipped and len(clipped) <= 600
     assert clipped.count("{+") == clipped.count("+}") and "We sell worldwide" not in clipped
+
+
+def test_a_cost_line_moving_ranks_below_news_of_the_same_size():
+    """TSLA FY2024: five "Cost of ... revenue increased/decreased $N billion" paragraphs held the first 20
+    above the $583 million restructuring charge; the margins and operating income already tell them."""
+    older = {"7": FILLER + ["Cost of automotive sales revenue increased $1.10 billion, or 2%, in 2023.",
+                            "Automotive sales revenue increased $1.20 billion, or 2%, in 2023."]}
+    newer = {"7": FILLER + ["Cost of automotive sales revenue decreased $3.25 billion, or 5%, in 2024.",
+                            "Automotive sales revenue decreased $3.25 billion, or 5%, in 2024."]}
+    found, _ = ranked(older, newer, key_figures={"metrics": {"revenue": {"newer": {"value": 97.7e9}}}})
+    cost = next(h for h in found if h.headline.startswith("Cost of automotive"))
+    sales = next(h for h in found if h.headline.startswith("Automotive sales"))
+    assert "a cost or expense line (the margins tell it)" in cost.reasons and cost.materiality < sales.materiality
