@@ -141,6 +141,7 @@ class _Context:
     item_sizes: dict = field(default_factory=dict)  # item -> paragraphs in the newer filing
     mdna: tuple = ()  # the newer MD&A's prose sentences with the figures they state (_StatedFigures)
     older_moves: dict = field(default_factory=dict)  # the older MD&A's "X increased/decreased": X -> directions
+    shown: tuple = ()  # (what names a key or segment figure, its values and move in USD): a paragraph saying them again
 
 
 # --------------------------------------------------------------------------------------------------
@@ -162,6 +163,7 @@ def rank(key_figures: dict, diff: FilingDiff, older: ExtractedFiling | None = No
         item_sizes={item: len(text.paragraphs) for item, text in newer.items.items()} if newer is not None else {},
         mdna=_mdna_sentences(newer),
         older_moves=_moves_of(older.items["7"].paragraphs) if older is not None and "7" in older.items else {},
+        shown=_shown_amounts(key_figures),
     )
     consumed: set[int] = set()  # ids of number changes a key figure already shows
     found = _key_figure_highlights(key_figures, diff, context, consumed)
@@ -440,7 +442,23 @@ def _segment_highlights(key_figures: dict, context: _Context) -> list[Highlight]
                 change={"absolute": change["absolute"], "percent": change.get("percent")},
                 quotes={"old": _line_quote(metric.get("older")), "new": _line_quote(metric.get("newer"))},
             ))
+            named = _SegmentLine(rf"{re.escape(label)}\W+(?:segment\W+)?(?:{_SEGMENT_WORDS[metric_name]})", "USD")
+            sentence = _explaining_sentence(named, metric["newer"]["value"], change, context.mdna)
+            if sentence is not None:  # "Google Cloud operating income increased by $4.4 billion, primarily ..."
+                out[-1].quotes["new"] = {"text": _clip_chars(sentence), "link": _text_link(context.newer_url, sentence)}
+                out[-1].reasons.append("stated in MD&A")
     return out
+
+
+class _SegmentLine(NamedTuple):
+    """What `_explaining_sentence` needs of a segment's line: the words that name it, its unit."""
+
+    said: str
+    unit: str
+
+
+_SEGMENT_WORDS = {"revenue": r"(?:net )?(?:revenues?|sales)",
+                  "operating_income": r"operating (?:income|loss|profit)|(?:income|loss|earnings) from operations"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -531,7 +549,7 @@ def _item_highlights(item: str, item_diff: ItemDiff, context: _Context, consumed
             continue
         figures = numbers.pop(index, []) if index is not None else []
         highlight = _paragraph_highlight(item, change, figures, weight, context)
-        if index in restating:
+        if index in restating or (highlight.kind != "guidance" and _restates(change.new_text or change.old_text or "", context)):
             highlight.materiality *= RESTATES_KEY_FIGURE
             highlight.reasons.append("restates a key figure")
         if change.kind == "removed" and "the year that left the comparison" not in highlight.reasons and \
@@ -540,6 +558,62 @@ def _item_highlights(item: str, item_diff: ItemDiff, context: _Context, consumed
             highlight.reasons.append("said again for the new year")
         out.append(highlight)
     return out
+
+
+# How MD&A names the key figures it restates in prose (the segments are named by their label)
+_METRIC_NAMES = {
+    "revenue": r"(?:net |total )?(?:revenues?|sales)",
+    "operating_income": r"operating (?:income|loss|profit)|(?:income|loss|earnings) from operations",
+    "net_income": r"net (?:income|earnings|loss)",
+    "operating_cash_flow": r"cash (?:provided by|flows? from|generated (?:by|from)) operating",
+    "capital_expenditures": r"capital expenditures",
+}
+
+
+def _shown_amounts(key_figures: dict) -> tuple:
+    """What the key figures already show in USD, by the words that name each: both years' values and
+    the move. (Segments are left out: a segment's move ranks lower than MD&A's sentence about it,
+    measured: GOOGL's "Google Cloud operating income increased by $4.4 billion" fell from the first 20.)"""
+    shown = []
+
+    def add(names: str, metric: dict) -> None:
+        values = [abs(side["value"]) for side in (metric.get("newer"), metric.get("older"), metric.get("newer_prior"))
+                  if side and isinstance(side.get("value"), (int, float))]
+        change = (metric.get("change") or {}).get("absolute")
+        if isinstance(change, (int, float)):
+            values.append(abs(change))
+        if values:
+            shown.append((re.compile(rf"\b(?:{names})\b", re.I), tuple(values)))
+
+    for name, names in _METRIC_NAMES.items():
+        metric = (key_figures.get("metrics") or {}).get(name)
+        if metric and metric.get("unit") == "USD":
+            add(names, metric)
+    return tuple(shown)
+
+
+def _restates(text: str, context: _Context) -> bool:
+    """A sentence that names a key or segment figure and states its value or its move, to the precision
+    it prints: "Loss from operations increased by $9,934 million" (BA's operating income moved
+    $9,934 million), "Net earnings increased $1.1 billion, or 7%, to $16.1 billion". The key figure's
+    highlight tells it, with MD&A's sentence as its quote."""
+    if not context.shown or "$" not in text:
+        return False
+    for sentence in _sentences(text)[:6]:
+        amounts = [_usd(m) for m in _AMOUNT.finditer(sentence)]
+        if not amounts or _FORWARD.search(sentence):  # guidance states a figure to come, not this year's
+            continue
+        for names, values in context.shown:
+            if names.search(sentence[:120]) and any(abs(v - a) <= tol for a, tol in amounts for v in values):
+                return True
+    return False
+
+
+def _usd(match: re.Match) -> tuple[float, float]:
+    """An amount as printed ("$1.1 billion", "$9,934 million") and half its last printed unit."""
+    digits, scale = match.group(1).replace(",", ""), _SCALE.get((match.group(2) or "").lower(), 1.0)
+    decimals = len(digits.split(".")[1]) if "." in digits else 0
+    return float(digits) * scale, 0.5 * 10 ** -decimals * scale + 1e-6
 
 
 def _shape(text: str) -> frozenset[str]:

@@ -607,7 +607,10 @@ def cell_value(cells: list[str], k: int, table_scale: str | None, unit_hint: str
     neighbouring cells: "$ | (1,234 | )"), or None when the cell holds no number. `unit_hint` is the
     unit the column showed on an earlier row of the block ("$" or "%")."""
     text = cells[k]
-    if text in DASHES:
+    if text in DASHES:  # nil: a zero of the column's kind ("—%" is no amount: PG FY2025's "$29,495 → —%")
+        after = cells[k + 1] if k + 1 < len(cells) else ""
+        if text.endswith("%") or after.startswith("%") or unit_hint == "%":
+            return _Cell(text, 0.0, "percent", "%", None)
         return _Cell(text, 0.0, "number", None, table_scale)
     match = CELL_PATTERN.match(text)
     if match is None:

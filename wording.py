@@ -116,6 +116,8 @@ def change_sentence(label: str, old: float | None, new: float | None, unit: str 
     if new == old:
         return f"{label} was unchanged at {figure(new, unit)}{when}."
     verb = "rose" if new > old else "fell"
+    if new == 0 and old > 0:  # a table's "—": the line went to nothing ("fell 100% to $0.00" reads as an error)
+        return f"{label} fell to nil{when}, {base_word} {figure(old, unit)}."
     if old:
         return f"{label} {verb} {percent(abs((new - old) / old) * 100)} to {figure(new, unit)}{when}, {base_word} {figure(old, unit)}."
     return f"{label} {verb} to {figure(new, unit)}{when}, {base_word} {figure(old, unit)}."

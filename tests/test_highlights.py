@@ -134,6 +134,19 @@ def test_wording_keeps_signs_units_and_losses():
         "Net income was a loss of $11.8 billion: the loss widened from $2.2 billion.")
     assert wording.change_sentence("Gross margin", 0.462, 0.469, "pure") == "Gross margin rose 0.7 points to 46.9%, from 46.2%."
     assert wording.change_sentence("Operating income", 1e9, -5e8, "USD").startswith("Operating income swung to \u2212$500.0 million")
+    # PG FY2025: a charge gone ("—") read "fell 100% to $0.00"
+    assert wording.change_sentence("Tax Act charge", 592e6, 0.0, "USD") == "Tax Act charge fell to nil, from $592.0 million."
+
+
+def test_a_nil_percent_cell_is_a_rate_not_an_amount():
+    """PG FY2025: "Net sales | $29,617 | $29,495 | —%" against "... | $29,495 | $28,371 | 4%" gave
+    "Net sales fell 100% to $0.00 in 2024, from $29.5 billion": the "—%" was read as an amount."""
+    from number_changes import row_number_changes
+
+    changes, _ = row_number_changes(["Net sales", "$29,495", "$28,371", "4%"], ["Net sales", "$29,617", "$29,495", "—%"],
+                                    old_index=1, new_index=1)
+    assert [(c.old_text, c.new_text) for c in changes] == [("$29,495", "$29,617"), ("4%", "—%")]
+    assert [c.unit for c in changes] == ["USD", "%"]
 
 
 def test_a_removed_paragraph_and_an_item_diff_without_filings_still_rank():
