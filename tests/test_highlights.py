@@ -319,3 +319,21 @@ def test_a_cost_line_moving_ranks_below_news_of_the_same_size():
     cost = next(h for h in found if h.headline.startswith("Cost of automotive"))
     sales = next(h for h in found if h.headline.startswith("Automotive sales"))
     assert "a cost or expense line (the margins tell it)" in cost.reasons and cost.materiality < sales.materiality
+
+
+def test_a_sentence_restating_a_key_figures_move_ranks_below_it():
+    """BA FY2024: "Loss from operations increased by $9,934 million" led the report above the operating
+    income key figure that says the same; a capex range to come is guidance, not a restatement."""
+    figures = {"metrics": {
+        "revenue": {"unit": "USD", "newer": {"value": 66.5e9}, "older": {"value": 77.8e9}, "change": {"absolute": -11.3e9}},
+        "operating_income": {"unit": "USD", "newer": {"value": -10.707e9}, "older": {"value": -0.773e9},
+                             "change": {"absolute": -9.934e9}},
+        "capital_expenditures": {"unit": "USD", "newer": {"value": 23.8e9}, "older": {"value": 20.6e9}, "change": {"absolute": 3.2e9}}}}
+    older = {"7": FILLER + ["Loss from operations decreased by $2,500 million in 2023 compared with 2022.",
+                            "We expect capital expenditures of $20 billion to $24 billion in fiscal 2025."]}
+    newer = {"7": FILLER + ["Loss from operations increased by $9,934 million in 2024 compared with 2023.",
+                            "We expect capital expenditures of $21 billion to $24 billion in fiscal 2026."]}
+    found, _ = ranked(older, newer, key_figures=figures)
+    restating = next(h for h in found if h.headline.startswith("Loss from operations"))
+    guidance = next(h for h in found if "capital expenditures of $21 billion" in h.headline)
+    assert "restates a key figure" in restating.reasons and "restates a key figure" not in guidance.reasons
