@@ -19,7 +19,7 @@ The materiality model (README "Highlights"):
   leadership 0.35, capital return 0.3, other 0.06-0.1), its size (words changed, at most 0.2), names
   the older filing never used (at most 0.3), its largest amount relative to revenue or its figure's
   move (at most 0.4), a stated move of a line of MD&A's results (0.25), a new buyback program or a
-  dividend change (0.35), a results line that turned against the older MD&A's direction (0.35),
+  dividend change (0.35), a results line that turned against the older MD&A's direction (0.35), a plan to cut jobs (0.3),
   MD&A's opening (at most 0.2), a cost or expense line's move at half; x 0.3 for boilerplate, x 0.4 when it states
   a key figure again, x 0.2 when it is last year's paragraph (its years left the comparison, or
   the newer filing says it again for the new year).
@@ -646,6 +646,10 @@ COST_LINE_SHARE = 0.5  # a cost or expense line's move counts half: the margins 
 _COST_LINE = re.compile(r"\W*(?:total )?(?:cost of [\w ,&-]{2,60}?|[\w&,' -]{0,60}?\b(?:expenses?|costs?))\s+"
                         r"(?:(?:was|were) )?(?:increased|decreased|rose|fell|declined|grew)\b", re.I)
 REVERSAL = 0.35  # a line of the results moves the other way than the older MD&A said it did
+WORKFORCE_NEWS = 0.3  # a plan to cut jobs, with its count or share ("a reduction of up to 7,000 ... personnel")
+_WORKFORCE_CUT = re.compile(
+    r"\b(?:reduc\w*|eliminat\w*|cut\w*|lay\s?offs?|laid off)\b[^.]{0,60}?\b(?:up to |approximately |about |some )?\d[\d,]*(?:\.\d+)?%?"
+    r" (?:of (?:our |its )?)?(?:[\w-]+ ){0,3}?(?:personnel|employees|positions|roles|jobs|headcount|workforce)\b", re.I)
 _CAPITAL_RETURN_NEWS = re.compile(
     r"\b(authoriz\w*|approved|announced|declared|raised|increased|new)\b[^.]{0,80}\b(repurchase|buyback|dividend)|"
     r"\b(repurchase|buyback)s? (program|authorization)s?\b[^.]{0,60}\bup to\b|"
@@ -698,10 +702,11 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         results, figure_size = results * COST_LINE_SHARE, figure_size * COST_LINE_SHARE
         reasons.append("a cost or expense line (the margins tell it)")
     news = CAPITAL_RETURN_NEWS if kind == "capital_return" and _CAPITAL_RETURN_NEWS.search(said) else 0.0
+    layoffs = WORKFORCE_NEWS if change.kind != "removed" and _WORKFORCE_CUT.search(said) else 0.0
     lead = _lead(item, change, context)
     reversed_line = _reversed_move(said, context) if item == "7" and change.kind != "removed" else None
     reversal = REVERSAL if reversed_line else 0.0
-    materiality = weight * _any_of(base, size, novelty, max(amount, figure_size), results, lead, news, reversal)
+    materiality = weight * _any_of(base, size, novelty, max(amount, figure_size), results, lead, news, reversal, layoffs)
     if _BOILERPLATE.search(said[:400]):
         materiality *= 0.3  # a new accounting standard, a forward-looking-statements notice: no news
         reasons.append("boilerplate")
@@ -718,6 +723,8 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         reasons.append("results discussion")
     if news:
         reasons.append("a new repurchase program or dividend")
+    if layoffs:
+        reasons.append("a workforce reduction")
     if reversed_line:
         reasons.append(f"{reversed_line[0].upper()}{reversed_line[1:]} turned: the older filing said it moved the other way")
     if lead:

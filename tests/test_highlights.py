@@ -337,3 +337,14 @@ def test_a_sentence_restating_a_key_figures_move_ranks_below_it():
     restating = next(h for h in found if h.headline.startswith("Loss from operations"))
     guidance = next(h for h in found if "capital expenditures of $21 billion" in h.headline)
     assert "restates a key figure" in restating.reasons and "restates a key figure" not in guidance.reasons
+
+
+def test_a_plan_to_cut_jobs_is_news():
+    """PG FY2025: "a plan for a reduction of up to 7,000 non-manufacturing overhead personnel" ranked 30th."""
+    older = {"7": FILLER + ["The restructuring activities will be executed across the business units."]}
+    newer = {"7": FILLER + ["The restructuring activities will be executed across the business units. These include a plan "
+                            "for a reduction of up to 7,000 non-manufacturing overhead personnel by the end of fiscal 2027."]}
+    found, _ = ranked(older, newer)
+    cut = next(h for h in found if "7,000" in (h.redline or ""))
+    assert "a workforce reduction" in cut.reasons
+    assert not highlights._WORKFORCE_CUT.search("We reduced our inventory by 7,000 units.")
