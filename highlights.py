@@ -13,16 +13,18 @@ The materiality model (README "Highlights"):
   / 6, at most 0.5); revenue, net and operating income never below 0.55-0.62;
 - segments: 0.3 + the move relative to revenue (x 8, at most 0.5); a new or dropped segment 0.7;
 - risk factors: added 0.5 (+ up to 0.2 for names new to the filing), removed 0.45, reworded 0.12 +
-  words added / 400 (at most 0.3) + half the new-names score;
+  words added / 400 (at most 0.3) + half the new-names score (+ 0.15 for a ruling or an
+  investigation now told);
 - a changed paragraph: the item's weight (1A, 3, 7 at 1.0 ... exhibits 0.1) x the signals combined
   as independent evidence, 1 - (1 - a)(1 - b)...: its kind (guidance 0.45, legal, transaction and
   leadership 0.35, capital return 0.3, other 0.06-0.1), its size (words changed, at most 0.2), names
   the older filing never used (at most 0.3), its largest amount relative to revenue or its figure's
   move (at most 0.4), a stated move of a line of MD&A's results (0.25), a new buyback program or a
-  dividend change (0.35), a results line that turned against the older MD&A's direction (0.35), a plan to cut jobs (0.3),
-  MD&A's opening (at most 0.2), a cost or expense line's move at half; x 0.3 for boilerplate, x 0.4 when it states
-  a key figure again, x 0.2 when it is last year's paragraph (its years left the comparison, or
-  the newer filing says it again for the new year).
+  dividend change (0.35), a results line that turned against the older MD&A's direction (0.35), a
+  plan to cut jobs (0.3), MD&A's opening (at most 0.2), a cost or expense line's move at half;
+  x 0.3 for boilerplate, x 0.4 when it states a key figure again, x 0.2 when it is last year's
+  paragraph (its years left the comparison, in MD&A none after the prior year, or the newer
+  filing says it again for the new year).
 A figure shown by a higher highlight is not repeated.
 """
 
@@ -496,10 +498,12 @@ def _risk_factor_highlights(diff: FilingDiff, context: _Context) -> list[Highlig
             headline = f"Risk factor reworded: {_clip(title, 30)}"
             if risk.title_changed and risk.old_title and risk.new_title:
                 headline = f"Risk factor renamed and reworded: {_clip(risk.new_title, 25)}"
+            ruling = RISK_FACTOR_RULING if _RULING.search(_added_words(risk)) else 0.0
             out.append(Highlight(
                 kind="risk_factor_reworded", item="1A", headline=_sentence(headline),
-                materiality=0.12 + min(0.3, risk.words_added / 400) + novelty / 2,
-                reasons=[f"risk factor reworded ({words} words)"] + (["new terms"] if novelty else []),
+                materiality=0.12 + min(0.3, risk.words_added / 400) + novelty / 2 + ruling,
+                reasons=[f"risk factor reworded ({words} words)"] + (["new terms"] if novelty else [])
+                + (["a ruling, verdict or investigation now told"] if ruling else []),
                 quotes={"old": {"text": _clip_chars(risk.old_title or ""), "link": _text_link(context.older_url, risk.old_title)},
                         "new": {"text": _clip_chars(sentence or risk.new_title or ""),
                                 "link": _text_link(context.newer_url, sentence or risk.new_title)}},
@@ -507,6 +511,11 @@ def _risk_factor_highlights(diff: FilingDiff, context: _Context) -> list[Highlig
                 if not risk.redline or len(risk.redline) <= REDLINE_CHARS else _new_statements(risk.redline, context.older_words),
             ))
     return out
+
+
+RISK_FACTOR_RULING = 0.15  # a reworded risk factor now tells of a court's ruling, a verdict, a fine, an investigation
+_RULING = re.compile(r"\b(?:courts?|jury|judge|tribunal)\b[^.]{0,80}?\b(?:ruled|found|ordered|held|decided|rejected|upheld)\b|"
+                     r"\bverdicts?\b|\bfined\b|\bare investigating\b|\bopened (?:an |a formal )?investigation", re.I)
 
 
 def _added_words(risk) -> str:
@@ -710,7 +719,7 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
     if _BOILERPLATE.search(said[:400]):
         materiality *= 0.3  # a new accounting standard, a forward-looking-statements notice: no news
         reasons.append("boilerplate")
-    if change.kind == "removed" and _rolled_off(change.old_text or "", context):
+    if change.kind == "removed" and _rolled_off(change.old_text or "", item, context):
         materiality *= ROLLED_OFF
         reasons.append("the year that left the comparison")
     if kind in KIND_BASE:
@@ -799,13 +808,16 @@ def _reversed_move(said: str, context: _Context) -> str | None:
 _YEAR_WORD = re.compile(r"\b(?:fiscal (?:year )?)?((?:19|20)\d\d)\b")
 
 
-def _rolled_off(text: str, context: _Context) -> bool:
+def _rolled_off(text: str, item: str, context: _Context) -> bool:
     """A dropped paragraph that only speaks of years before the newer filing's prior year ("2022
-    compared with 2021" in a 2024 filing): the comparison rolled forward, nothing was withdrawn."""
+    compared with 2021" in a 2024 filing): the comparison rolled forward, nothing was withdrawn.
+    In MD&A, which tells the year's results, a paragraph that speaks of no year after the prior one
+    is last year's story too ("OI&E, net increased $4.9 billion from 2022 to 2023" in a 2024 filing);
+    elsewhere such a paragraph may be a matter closed (a weakness remediated), and it ranks."""
     if context.newer_year is None:
         return False
     years = {int(y) for y in _YEAR_WORD.findall(text)}
-    return bool(years) and max(years) <= context.newer_year - 2
+    return bool(years) and max(years) <= context.newer_year - (1 if item == "7" else 2)
 
 
 def _any_of(*signals: float) -> float:
@@ -1087,9 +1099,10 @@ def _new_statements(redline: str, older_words: frozenset[str], limit: int = REDL
         if not inserted and "[-" not in piece:
             continue  # unchanged: context the reader does not need here
         names = {w.lower() for w in _WORD.findall(inserted) if w[:1].isupper() and not _SENTENCE_START.match(w)}
-        scored.append((-len(names - older_words), -len(inserted) / max(1, len(piece)), n))
+        told = 1 if _RULING.search(inserted) else 0  # a ruling or an investigation now told comes first
+        scored.append((-told, -len(names - older_words), -len(inserted) / max(1, len(piece)), n))
     chosen, used = [], 0
-    for _, _, n in sorted(scored):
+    for *_, n in sorted(scored):
         size = sentences[n][1] - sentences[n][0]
         if used + size > limit and chosen:
             continue

@@ -348,3 +348,24 @@ def test_a_plan_to_cut_jobs_is_news():
     cut = next(h for h in found if "7,000" in (h.redline or ""))
     assert "a workforce reduction" in cut.reasons
     assert not highlights._WORKFORCE_CUT.search("We reduced our inventory by 7,000 units.")
+
+
+def test_a_ruling_now_told_in_a_risk_factor_is_shown_and_ranks():
+    """GOOGL FY2024: "in August 2024, the U.S. District Court ... ruled that Google violated such antitrust
+    laws" (ranked 38th, cut from the redline); NVDA FY2025: "regulators in China are investigating ..."
+    lost among 1,291 new words. A ruling or an investigation now told comes first in the redline."""
+    filler = " ".join(f"{{+The New Rule Number{n} applies to Product{n} shipments.+}}" for n in range(40))
+    redline = filler + " {+For example, regulators in China are investigating whether complying discriminates.+} " + filler
+    clipped = highlights._new_statements(redline, frozenset(), limit=500)
+    assert "regulators in China are investigating" in clipped
+    assert highlights._RULING.search("in August 2024, the U.S. District Court for the District of Columbia ruled that Google")
+    assert not highlights._RULING.search("Courts may interpret these laws in ways that harm our business.")
+
+
+def test_last_years_results_dropped_from_mdna_are_not_news_but_a_matter_closed_elsewhere_is():
+    """GOOGL FY2024: "Dropped from MD&A: OI&E, net increased $4.9 billion from 2022 to 2023" held a place
+    in the first 20; its year pair left the comparison. In Item 9A a dropped 2024 weakness still ranks."""
+    context = highlights._Context(revenue=None, older_words=frozenset(), older_url=None, newer_url=None, newer_year=2024)
+    assert highlights._rolled_off("OI&E, net increased $4.9 billion from 2022 to 2023.", "7", context)
+    assert not highlights._rolled_off("OI&E, net increased $6.0 billion from 2023 to 2024.", "7", context)
+    assert not highlights._rolled_off("In 2023 we identified a material weakness in our controls.", "9A", context)
