@@ -335,8 +335,11 @@ class _StatedFigures(NamedTuple):
     row: bool = False  # a table row ("Operating margin | 27% | 32%"): its percents only, prose preferred
 
 
-_EXPLAINS = re.compile(r"\b(due to|driven by|primarily|reflect(?:s|ed|ing)?|as a result of|attributable to|offset by|"
-                       r"because of|resulting from)\b", re.I)
+# Words that give a figure's reasons: a key figure's quote prefers a sentence with them, and a deal
+# named after them explains a move rather than being news of its own.
+_EXPLAINS = re.compile(r"\b(due (?:primarily |mainly |largely |in part )?to|driven (?:primarily |mainly |largely )?by|primarily by|"
+                       r"reflect(?:s|ed|ing)?|as a result of|result(?:ed|ing)? from|offset by|attributable to|because of|"
+                       r"(?:increase|decrease|growth|decline)d? (?:of|in) )", re.I)
 
 
 def _mdna_sentences(newer: ExtractedFiling | None) -> tuple[_StatedFigures, ...]:
@@ -869,11 +872,8 @@ def _topic(item: str, change: ParagraphChange, text: str, added: str, figures: l
 
 
 TOPIC_OPENING = 160  # characters of a sentence that say what it is about
-# a deal or a buyback named after these words explains the figure the sentence is about
+# a deal or a buyback named after `_EXPLAINS`' words explains the figure the sentence is about
 _DEAL = re.compile(r"acquir(?:e|ed|es|ing)|acquisitions?|mergers?|divest\w*|dividends?|repurchases?|repurchased|buybacks?", re.I)
-_EXPLAINS = re.compile(r"\b(due (?:primarily |mainly |largely |in part )?to|driven (?:primarily |mainly |largely )?by|primarily by|"
-                       r"reflect(?:s|ed|ing)?|as a result of|result(?:ed|ing)? from|offset by|attributable to|because of|"
-                       r"(?:increase|decrease|growth|decline)d? (?:of|in) )", re.I)
 _CASH_FLOWS = re.compile(r"\W*(?:(?:net )?cash (?:provided|used|flows?|generated)|(?:operating|investing|financing) activities)\b", re.I)
 _INCIDENTAL = re.compile(
     r"net of (cash )?acquired|(excluding|excludes|exclusive of|net of|impact of|effects? of|other than)\s+(\w+\s+){0,3}"
