@@ -447,7 +447,7 @@ def _segment_highlights(key_figures: dict, context: _Context) -> list[Highlight]
                 change={"absolute": change["absolute"], "percent": change.get("percent")},
                 quotes={"old": _line_quote(metric.get("older")), "new": _line_quote(metric.get("newer"))},
             ))
-            named = _SegmentLine(rf"{re.escape(label)}\W+(?:segment\W+)?(?:{_SEGMENT_WORDS[metric_name]})", "USD")
+            named = _SegmentLine(rf"{re.escape(label)}\W+(?:segment\W+)?{METRIC_BY_NAME[metric_name].said}", "USD")
             sentence = _explaining_sentence(named, metric["newer"]["value"], change, context.mdna)
             if sentence is not None:  # "Google Cloud operating income increased by $4.4 billion, primarily ..."
                 out[-1].quotes["new"] = {"text": _clip_chars(sentence), "link": _text_link(context.newer_url, sentence)}
@@ -462,8 +462,6 @@ class _SegmentLine(NamedTuple):
     unit: str
 
 
-_SEGMENT_WORDS = {"revenue": r"(?:net )?(?:revenues?|sales)",
-                  "operating_income": r"operating (?:income|loss|profit)|(?:income|loss|earnings) from operations"}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -572,35 +570,26 @@ def _item_highlights(item: str, item_diff: ItemDiff, context: _Context, consumed
     return out
 
 
-# How MD&A names the key figures it restates in prose (the segments are named by their label)
-_METRIC_NAMES = {
-    "revenue": r"(?:net |total )?(?:revenues?|sales)",
-    "operating_income": r"operating (?:income|loss|profit)|(?:income|loss|earnings) from operations",
-    "net_income": r"net (?:income|earnings|loss)",
-    "operating_cash_flow": r"cash (?:provided by|flows? from|generated (?:by|from)) operating",
-    "capital_expenditures": r"capital expenditures",
-}
+RESTATED_METRICS = ("revenue", "operating_income", "net_income", "operating_cash_flow", "capital_expenditures")
 
 
 def _shown_amounts(key_figures: dict) -> tuple:
-    """What the key figures already show in USD, by the words that name each: both years' values and
-    the move. (Segments are left out: a segment's move ranks lower than MD&A's sentence about it,
-    measured: GOOGL's "Google Cloud operating income increased by $4.4 billion" fell from the first 20.)"""
+    """What the key figures already show in USD, each with the words MD&A names it by (`Metric.said`):
+    both years' values and the move. (Segments are left out: a segment's move ranks lower than MD&A's
+    sentence about it, measured: GOOGL's "Google Cloud operating income increased by $4.4 billion"
+    fell from the first 20.)"""
     shown = []
-
-    def add(names: str, metric: dict) -> None:
+    for name in RESTATED_METRICS:
+        metric = (key_figures.get("metrics") or {}).get(name)
+        if not metric or metric.get("unit") != "USD":
+            continue
         values = [abs(side["value"]) for side in (metric.get("newer"), metric.get("older"), metric.get("newer_prior"))
                   if side and isinstance(side.get("value"), (int, float))]
         change = (metric.get("change") or {}).get("absolute")
         if isinstance(change, (int, float)):
             values.append(abs(change))
         if values:
-            shown.append((re.compile(rf"\b(?:{names})\b", re.I), tuple(values)))
-
-    for name, names in _METRIC_NAMES.items():
-        metric = (key_figures.get("metrics") or {}).get(name)
-        if metric and metric.get("unit") == "USD":
-            add(names, metric)
+            shown.append((re.compile(METRIC_BY_NAME[name].said, re.I), tuple(values)))
     return tuple(shown)
 
 
