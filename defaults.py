@@ -87,5 +87,8 @@ AI_MAX_INPUT_TOKENS_PER_ITEM = 5000
 AI_MAX_OUTPUT_TOKENS_PER_ITEM = 1500
 AI_RETRY_AFTER_CAP_SECONDS = 30.0
 
+# --- The report --------------------------------------------------------------------------------
+HIGHLIGHTS_OPEN = 20  # the highlights a reader sees first: shown open on the page, full redlines, kept whole by size limits
+
 # --- Tests and benchmarks -------------------------------------------------------------------------
 EDGAR_CORPUS_DIR = "../shared/edgar-corpus"

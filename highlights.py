@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, NamedTuple
 from urllib.parse import quote as url_quote
 
+import defaults
 import wording
 from diff_analyzer import KEY_CONCEPTS, FilingDiff, ItemDiff, ParagraphChange
 from key_figures import METRIC_BY_NAME, Metric
@@ -50,7 +51,7 @@ KINDS = (
 STORED = 60  # highlights kept in the stored report
 QUOTE_CHARS = 420
 REDLINE_CHARS = 2400
-HEAD = 20  # the highlights a reader sees first (the page opens these); the tail's redlines are shorter
+HEAD = defaults.HIGHLIGHTS_OPEN  # the highlights a reader sees first; the tail's redlines are shorter
 TAIL_REDLINE_CHARS = 800
 RISK_FACTOR_ADDED, RISK_FACTOR_REMOVED = 0.5, 0.45  # a new one gains up to 0.2 more by the names it brings
 SAID_AGAIN = 0.6  # word overlap (Jaccard) at which a dropped paragraph is a new one's earlier year
@@ -92,7 +93,7 @@ _FORWARD = re.compile(r"\b(we expect|expects?|expected to|anticipates?|anticipat
 _WORD = re.compile(r"[A-Za-z][A-Za-z\-']{2,}")
 _SENTENCE_START = re.compile(r"^(?:The|This|These|Our|We|In|As|For|On|During|Beginning|If|It|Any|All|Such|Certain|Other|Net|Total)$")
 _AMOUNT = re.compile(r"(?:US)?\$\s?(\d[\d,]*(?:\.\d+)?)\s*(trillion|billion|million|thousand)?", re.I)
-_SCALE = {"trillion": 1e12, "billion": 1e9, "million": 1e6, "thousand": 1e3}
+_DIGITS = re.compile(r"\d[\d,]*(?:\.(\d+))?")  # a printed number; group 1: its decimals
 _ADDED = re.compile(r"\{\+(.*?)\+\}", re.S)
 _HAS_DIGIT = re.compile(r"\d")
 
@@ -254,8 +255,7 @@ def _key_figure_highlights(key_figures: dict, diff: FilingDiff, context: _Contex
 
 def _clause(sentence: str) -> str:
     """A headline as a clause of another: "Diluted earnings per share rose ..." -> "diluted earnings per share rose ..."."""
-    text = sentence.rstrip(".")
-    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
+    return wording.lower_first(sentence.rstrip("."))
 
 
 def _metric_highlights(key_figures: dict, diff: FilingDiff, context: _Context, consumed: set[int]):
@@ -357,7 +357,7 @@ def _mdna_sentences(newer: ExtractedFiling | None) -> tuple[_StatedFigures, ...]
             for mention in mentions_in(tokens, 0, len(tokens), in_table=False, table_scale=None):
                 if mention.value is None:
                     continue
-                digits = re.search(r"\d[\d,]*(?:\.(\d+))?", mention.text)
+                digits = _DIGITS.search(mention.text)
                 half = 10 ** (-len((digits.group(1) or "") if digits else "")) / 2 + 1e-9
                 if mention.kind == "amount" and mention.unit == "USD" and not row:  # a row's amounts need its table's scale
                     amounts.append((abs(mention.value), half * SCALES.get(mention.scale or "", 1)))
@@ -405,9 +405,9 @@ def _restatements(value: float, unit: str, numbers: list[NumberChange]) -> list[
     for change in numbers:
         if change.new_value is None or (change.kind, change.unit) != wanted:
             continue
-        digits = re.search(r"\d[\d,]*(?:\.(\d+))?", change.new_text)
+        digits = _DIGITS.search(change.new_text)
         decimals = len(digits.group(1) or "") if digits else 0
-        step = 10 ** (-decimals) * ({"thousand": 1e3, "million": 1e6, "billion": 1e9, "trillion": 1e12}.get(change.scale or "", 1))
+        step = 10 ** (-decimals) * SCALES.get(change.scale or "", 1)
         if abs(abs(change.new_value) - abs(value)) <= step / 2 + 1e-6:
             found.append(change)
     return found
@@ -612,7 +612,7 @@ def _restates(text: str, context: _Context) -> bool:
 
 def _usd(match: re.Match) -> tuple[float, float]:
     """An amount as printed ("$1.1 billion", "$9,934 million") and half its last printed unit."""
-    digits, scale = match.group(1).replace(",", ""), _SCALE.get((match.group(2) or "").lower(), 1.0)
+    digits, scale = match.group(1).replace(",", ""), SCALES.get((match.group(2) or "").lower(), 1.0)
     decimals = len(digits.split(".")[1]) if "." in digits else 0
     return float(digits) * scale, 0.5 * 10 ** -decimals * scale + 1e-6
 
@@ -678,7 +678,7 @@ def _paragraph_highlight(item: str, change: ParagraphChange, figures: list[Numbe
         " ".join(_ADDED.findall(change.redline or ""))
     text = change.new_text or change.old_text or ""
     said = _changed_sentences(change)
-    kind = _topic(item, change, text, added_text, figures, context)
+    kind = _topic(item, change, text, said, added_text, figures, context)
     novelty = _novelty(added_text if change.kind != "removed" else "", context)
     amount = _amount_signal(added_text, context)
     words = change.words_added + change.words_removed
@@ -831,7 +831,8 @@ def _lead(item: str, change: ParagraphChange, context: _Context) -> float:
     return max(0.0, 0.15 * (1 - share / 0.25)) + bullet
 
 
-def _topic(item: str, change: ParagraphChange, text: str, added: str, figures: list[NumberChange], context: _Context) -> str | None:
+def _topic(item: str, change: ParagraphChange, text: str, said: str, added: str, figures: list[NumberChange],
+           context: _Context) -> str | None:
     """The kind of a changed paragraph, from what its change says: a changed sentence must be about
     the topic (its word within the sentence's opening, not in a passing "net of cash acquired"),
     and for a reworded paragraph the word must be among the words it added. A figure in a
@@ -840,7 +841,7 @@ def _topic(item: str, change: ParagraphChange, text: str, added: str, figures: l
         return "legal"
     if figures and any(_guides(_sentence_of(text, n.new_text), n, context) for n in figures):
         return "guidance"
-    sentences = _sentences(_changed_sentences(change))[:4]
+    sentences = _sentences(said)[:4]
     if any(_guides_in_words(sentence, context) for sentence in sentences):
         return "guidance"
     cash_flows = _CASH_FLOWS.match(text) is not None  # its deals and dividends are uses of cash, told elsewhere
@@ -915,8 +916,12 @@ def _novelty(added: str, context: _Context) -> float:
         return 0.0
     if not context.older_words:
         return 0.0
-    names = {w.lower() for w in _WORD.findall(added) if w[:1].isupper() and not _SENTENCE_START.match(w)}
-    return min(0.3, 0.1 * len(names - context.older_words))
+    return min(0.3, 0.1 * len(_names(added) - context.older_words))
+
+
+def _names(text: str) -> set[str]:
+    """The capitalised words of a text that do not just start a sentence, lower-cased: its names."""
+    return {w.lower() for w in _WORD.findall(text) if w[:1].isupper() and not _SENTENCE_START.match(w)}
 
 
 def _amount_signal(text: str, context: _Context) -> float:
@@ -928,7 +933,7 @@ def _amount_signal(text: str, context: _Context) -> float:
     largest = 0.0
     for number, scale in _AMOUNT.findall(text):
         try:
-            value = float(number.replace(",", "")) * _SCALE.get((scale or "").lower(), 1.0)
+            value = float(number.replace(",", "")) * SCALES.get((scale or "").lower(), 1.0)
         except ValueError:
             continue
         largest = max(largest, value)
@@ -1087,9 +1092,8 @@ def _new_statements(redline: str, older_words: frozenset[str], limit: int = REDL
         inserted = " ".join(_ADDED.findall(piece))
         if not inserted and "[-" not in piece:
             continue  # unchanged: context the reader does not need here
-        names = {w.lower() for w in _WORD.findall(inserted) if w[:1].isupper() and not _SENTENCE_START.match(w)}
         told = 1 if _RULING.search(inserted) else 0  # a ruling or an investigation now told comes first
-        scored.append((-told, -len(names - older_words), -len(inserted) / max(1, len(piece)), n))
+        scored.append((-told, -len(_names(inserted) - older_words), -len(inserted) / max(1, len(piece)), n))
     chosen, used = [], 0
     for *_, n in sorted(scored):
         size = sentences[n][1] - sentences[n][0]

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import wording
 from number_mentions import (
     DASHES, NumberMention, cell_value, context_words, is_rolled_date, label_end, mentions_in, naming_words,
     period_at, same_metric, value_columns,
@@ -487,15 +488,11 @@ def _cell_change(old_cells, new_cells, old_k: int, new_k: int, old_index: int, n
     if old.kind != new.kind and "percent" in (old.kind, new.kind):
         return None  # a rate and an amount are not one figure
     churn = CHURN_AGE if _is_age(old.value, new.value) and _reads_as_name(new_cells[0]) else None
-    metric = f"Change in {_lower_first(new_cells[0])}" if change_column else None
+    metric = f"Change in {wording.lower_first(new_cells[0])}" if change_column else None
     change = _table_change(old, new, new_cells[0], old_cells[0], old_index, new_index, period, old_period, comparison, churn,
                            metric=metric)
     change.change_column = change_column
     return change
-
-
-def _lower_first(label: str) -> str:
-    return label[:1].lower() + label[1:] if label[:2] != label[:2].upper() else label
 
 
 _NAME = re.compile(r"^(?:(?:Mr|Ms|Mrs|Dr)\.\s)?[A-Z][a-z'’-]+(?:\s(?:[A-Z]\.|[A-Z][a-z'’-]+)){1,3}(?:,?\s(?:Jr|Sr|II|III)\.?)?$")

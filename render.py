@@ -29,21 +29,19 @@ from datetime import date, datetime
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit
 
+import defaults
 from form_10k import ITEM_ORDER, ITEM_TITLES
 from wording import DASH, MINUS, figure, money, percent  # noqa: F401  (money: the figures' one rule, re-exported)
+from wording import finite as _finite
 from wording import sign as _sign
 
-OPEN_HIGHLIGHTS = 20  # highlights shown open; the rest of the ranked list is one click away
+OPEN_HIGHLIGHTS = defaults.HIGHLIGHTS_OPEN  # highlights shown open; the rest of the ranked list is one click away
 REDLINE_CONTEXT_WORDS = 12  # an unchanged run longer than twice this keeps this many words at each end
 CHART_MAX_PERCENT = 100.0  # the chart's axis ends here; a larger change is drawn to the edge and labelled
 
 # --------------------------------------------------------------------------------------------------
 # Figures, formatted for readers
 # --------------------------------------------------------------------------------------------------
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
 
 def change_of(change: dict | None, unit: str | None) -> tuple[str, str | None, int]:
     """(the change as read first, the other form or None, direction -1/0/+1) of a `change` object.

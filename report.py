@@ -23,7 +23,7 @@ from sec_fetcher import AnnualReportPair
 
 SCHEMA_VERSION = 2
 MAX_BYTES = 300_000  # the stored report (JSON, UTF-8); larger ones are compacted (`within_size`)
-HEAD_HIGHLIGHTS = 20  # the highlights a reader sees first keep their redlines whatever the size
+HEAD_HIGHLIGHTS = defaults.HIGHLIGHTS_OPEN  # the highlights a reader sees first keep their redlines whatever the size
 
 
 @dataclass(frozen=True)

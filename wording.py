@@ -16,8 +16,15 @@ _CURRENCY = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 _KNOWN_UNITS = ("USD", "EUR", "GBP", "JPY", "shares", "pure", "%", "pp", "bps", "x")
 
 
-def _finite(value) -> bool:
+def finite(value) -> bool:
+    """A real number to write (not a bool, NaN or infinity)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def lower_first(text: str) -> str:
+    """A label inside a sentence: "Diluted earnings per share" -> "diluted earnings per share"; an
+    acronym ("BCA revenues") keeps its capitals."""
+    return text[:1].lower() + text[1:] if text[:2] != text[:2].upper() else text
 
 
 def sign(value: float, *, plus: bool = False) -> str:
@@ -63,7 +70,7 @@ def percent(value: float, *, plus: bool = False, digits: int = 1) -> str:
 def figure(value, unit: str | None, *, plus: bool = False) -> str:
     """Any figure of the report in its unit, as a table cell or a sentence shows it; a dash when
     there is none."""
-    if not _finite(value):
+    if not finite(value):
         return DASH
     mark = "+" if plus and value > 0 else ""
     if unit in _CURRENCY or (unit or "").endswith("/share"):
