@@ -35,8 +35,8 @@ from typing import Any, Protocol, Sequence
 
 import defaults
 import highlights as highlighting
-from faithfulness import Sources, check, check_faithfulness, item_source_text, normalize_for_match, numbers_in, unsupported_numbers  # noqa: F401
-from claude_models import BASE_CHARS_PER_TOKEN, LONG_CONTEXT_TOKENS, PRICES, ModelPrice, Usage, estimate_tokens  # noqa: F401  (re-exported)
+from faithfulness import Sources, check, unsupported_numbers
+from claude_models import BASE_CHARS_PER_TOKEN, Usage, estimate_tokens
 from claude_models import model as claude_model
 from config import Settings
 from diff_analyzer import FilingDiff, ItemDiff
@@ -152,15 +152,6 @@ class AiSummaries:
 class Summarizer(Protocol):
     def summarize(self, diff: FilingDiff, *, highlights: Sequence[Highlight] | None = None,
                   deadline: float | None = None, sources: Sources | None = None) -> AiSummaries: ...
-
-
-# --------------------------------------------------------------------------------------------------
-# Prices and cost (USD per million tokens), in one place
-# --------------------------------------------------------------------------------------------------
-
-
-def price_of(model: str) -> ModelPrice:
-    return claude_model(model).price
 
 
 # --------------------------------------------------------------------------------------------------
@@ -477,8 +468,6 @@ Rules:
 - When the changes include HIGHLIGHTs, start from them: each key change cites the ids of the highlights it
   rests on, and its direction ("rose", "fell") must agree with the figures shown.
 """
-
-SYSTEM_TOKENS = estimate_tokens(SYSTEM_PROMPT)
 
 EXECUTIVE_SYSTEM_PROMPT = """You are a securities analyst. From the summary of changes between two consecutive annual
 reports (Form 10-K) of one company, write a 3 to 5 sentence executive summary for an investor: lead with the

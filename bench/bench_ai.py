@@ -19,7 +19,8 @@ from pathlib import Path
 
 from bench.common import corpus_dir, manifest, table
 
-from ai_analyzer import PRICES, ClaudeSummarizer, Usage  # noqa: E402
+from ai_analyzer import ClaudeSummarizer  # noqa: E402
+from claude_models import PRICES, Usage  # noqa: E402
 from anthropic_standin import AnthropicStandIn  # noqa: E402
 from config import Settings  # noqa: E402
 from diff_analyzer import diff_filings  # noqa: E402

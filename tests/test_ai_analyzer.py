@@ -11,21 +11,19 @@ from ai_analyzer import (
     EXECUTIVE,
     EXECUTIVE_SYSTEM_PROMPT,
     ITEM_SCHEMA,
-    PRICES,
     SYSTEM_PROMPT,
     ClaudeSummarizer,
     ItemSummary,
     KeyChange,
     OfflineSummarizer,
-    Usage,
-    check_faithfulness,
-    numbers_in,
     parse_item_summary,
     plan_requests,
     request_body,
 )
 from anthropic_standin import AnthropicStandIn, Reply
+from claude_models import PRICES, Usage
 from diff_analyzer import diff_filings
+from faithfulness import check_faithfulness, numbers_in
 from form_10k import ITEM_ORDER
 from section_extractor import ExtractedFiling, ItemStatus, ItemText
 
