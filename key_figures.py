@@ -76,7 +76,7 @@ METRICS: tuple[Metric, ...] = (
         "Revenues", "RevenueFromContractWithCustomerExcludingAssessedTax", "RevenueFromContractWithCustomerIncludingAssessedTax",
         "SalesRevenueNet", "SalesRevenueGoodsNet", "RevenuesNetOfInterestExpense"),
         line=r"^(total )?(net )?(revenues?|sales)\b|^total (net )?(revenues?|sales)",
-        not_line=r"cost|deferred|unearned|percent|%", required=True, said=r"\b(revenues?|net sales|sales)\b"),
+        not_line=r"cost|deferred|unearned|percent|%", required=True, said=r"\b(net revenues?|revenues?|net sales|sales)\b"),
     Metric("gross_profit", "Gross profit", "USD", INCOME, DURATION, _us("GrossProfit"), line=r"^gross (profit|margin)\b",
            said=r"\bgross (profit|margin)\b"),
     Metric("operating_income", "Operating income", "USD", INCOME, DURATION, _us("OperatingIncomeLoss"),

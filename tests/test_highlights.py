@@ -369,3 +369,15 @@ def test_last_years_results_dropped_from_mdna_are_not_news_but_a_matter_closed_e
     assert highlights._rolled_off("OI&E, net increased $4.9 billion from 2022 to 2023.", "7", context)
     assert not highlights._rolled_off("OI&E, net increased $6.0 billion from 2023 to 2024.", "7", context)
     assert not highlights._rolled_off("In 2023 we identified a material weakness in our controls.", "9A", context)
+
+
+def test_a_segment_named_with_net_revenue_is_found_by_the_revenue_words():
+    """The words that name revenue (`Metric.said`) also name a segment's line: "Server products net revenue
+    increased $5 billion" (the segment's own table of words, folded into Metric.said, had "net revenue")."""
+    import re
+
+    from key_figures import METRIC_BY_NAME
+
+    pattern = re.compile(rf"Server products\W+(?:segment\W+)?{METRIC_BY_NAME['revenue'].said}", re.I)
+    assert pattern.search("Server products net revenue increased $5 billion")
+    assert pattern.search("Server products revenue increased $5 billion")
