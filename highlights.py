@@ -291,11 +291,11 @@ def _metric_highlights(key_figures: dict, diff: FilingDiff, context: _Context, c
             change={"absolute": change["absolute"], "percent": change.get("percent")},
             quotes={"old": _line_quote(metric.get("older")), "new": _line_quote(newer)},
         )
-        said = _stated_in_prose(newer["value"], unit, prose) or (
+        restated = _restatements(newer["value"], unit, every)  # the figures, prose or table, that state this value
+        said = next((n for n in restated if not n.in_table), None) or (
             _stated_in_prose(abs(change["absolute"]), unit, prose) if change.get("absolute") is not None else None)
         named = METRIC_BY_NAME[name].said if name in METRIC_BY_NAME else None
-        consumed.update(id(n) for n in _restatements(newer["value"], unit, every)
-                        if named and re.search(named, f"{n.context} {n.metric or ''}", re.I))
+        consumed.update(id(n) for n in restated if named and re.search(named, f"{n.context} {n.metric or ''}", re.I))
         if said is not None:
             consumed.add(id(said))
         sentence = _explaining_sentence(METRIC_BY_NAME.get(name), newer["value"], change, context.mdna)
