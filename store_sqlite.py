@@ -8,6 +8,7 @@ holds both backends to them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
@@ -394,22 +395,7 @@ class SQLiteStore(Store):
                 return JobOutcome(_job(row), changed=False)
             if only_if_lease_expired and (row["lease_expires_at"] is None or row["lease_expires_at"] > now):
                 return JobOutcome(_job(row), changed=False)
-            error_log_id = str(uuid.uuid4())
-            conn.execute(
-                """INSERT INTO error_logs (id, job_id, user_id, code, message, stage, details, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    error_log_id,
-                    job_id,
-                    row["user_id"],
-                    failure.code,
-                    failure.message,
-                    failure.stage,
-                    json.dumps(plain_json(failure.details)),
-                    now,
-                ),
-            )
-            return self._end_failed(conn, row, failure, error_log_id, f"job failed: {failure.code}", now)
+            return self._end_failed(conn, row, failure, f"job failed: {failure.code}", now)
 
     def expired_jobs(self, *, limit: int = 100) -> list[Job]:
         rows = self._read(
@@ -425,9 +411,24 @@ class SQLiteStore(Store):
             raise StoreRejected(f"no job {job_id}")
         return row
 
-    def _end_failed(self, conn: sqlite3.Connection, row: sqlite3.Row, failure: FailureRecord, error_log_id: str,
-                    refund_reason: str, now: str) -> JobOutcome:
-        """The end of every failure: the token back (once), the job failed, its callback queued."""
+    def _end_failed(self, conn: sqlite3.Connection, row: sqlite3.Row, failure: FailureRecord, refund_reason: str,
+                    now: str) -> JobOutcome:
+        """The end of every failure: its error logged, the token back (once), the job failed, its callback queued."""
+        error_log_id = str(uuid.uuid4())
+        conn.execute(
+            """INSERT INTO error_logs (id, job_id, user_id, code, message, stage, details, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                error_log_id,
+                row["job_id"],
+                row["user_id"],
+                failure.code,
+                failure.message,
+                failure.stage,
+                json.dumps(plain_json(failure.details)),
+                now,
+            ),
+        )
         self._refund(conn, row, refund_reason, now)
         conn.execute(
             """UPDATE report_jobs SET status = 'failed', error_code = ?, error_message = ?, error_log_id = ?,
@@ -521,14 +522,8 @@ class SQLiteStore(Store):
             row = self._locked_job(conn, job_id)
             if row["accepted_at"] is not None or row["status"] != JobStatus.QUEUED.value:
                 return JobOutcome(_job(row), changed=False)
-            error_log_id = str(uuid.uuid4())
-            conn.execute(
-                """INSERT INTO error_logs (id, job_id, user_id, code, message, stage, details, created_at)
-                   VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)""",
-                (error_log_id, job_id, row["user_id"], failure.code, failure.message,
-                 json.dumps({"by": "edge-function", **plain_json(failure.details)}), now),
-            )
-            return self._end_failed(conn, row, failure, error_log_id, f"not accepted by a worker: {failure.code}", now)
+            failure = dataclasses.replace(failure, stage="queued", details={"by": "edge-function", **failure.details})
+            return self._end_failed(conn, row, failure, f"not accepted by a worker: {failure.code}", now)
 
     def ledger(self, user_id: str) -> list[dict[str, Any]]:
         rows = self._read(
