@@ -265,7 +265,7 @@ class SQLiteStore(Store):
         fingerprint = request.fingerprint()
         with self._write() as conn:
             lease_expires_at = _ts(now + timedelta(seconds=lease_seconds)) if lease_owner else None
-            row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
+            row = _job_row(conn, request.job_id)
             if row is not None:
                 if row["fingerprint"] != fingerprint:
                     raise JobConflict()
@@ -275,7 +275,7 @@ class SQLiteStore(Store):
                            WHERE job_id = ?""",
                         (_ts(now), lease_owner, lease_expires_at, _ts(now), request.job_id),
                     )
-                    return _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()), True
+                    return _job(_job_row(conn, request.job_id)), True
                 return _job(row), False
             conn.execute(
                 """INSERT INTO report_jobs (job_id, user_id, ticker, callback_url, fingerprint, status, stage,
@@ -294,7 +294,7 @@ class SQLiteStore(Store):
                     _ts(now),
                 ),
             )
-            row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
+            row = _job_row(conn, request.job_id)
             return _job(row), True
 
     def get_job(self, job_id: str) -> Job | None:
@@ -313,7 +313,7 @@ class SQLiteStore(Store):
             )
             if cursor.rowcount == 0:
                 return None
-            return _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone())
+            return _job(_job_row(conn, job_id))
 
     def adopt_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
         now = utcnow()
@@ -326,7 +326,7 @@ class SQLiteStore(Store):
             )
             if cursor.rowcount == 0:
                 return None
-            return _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone())
+            return _job(_job_row(conn, job_id))
 
     def record_progress(self, job_id: str, *, owner: str, stage: Stage, progress: int) -> bool:
         now = _ts(utcnow())
@@ -383,7 +383,7 @@ class SQLiteStore(Store):
                 (status.value, report.report_id, int(refund), now, now, job_id),
             )
             self._queue_callback(conn, row, now)
-            return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()), True)
+            return JobOutcome(_job(_job_row(conn, job_id)), True)
 
     def fail_job(
         self, job_id: str, *, failure: FailureRecord, owner: str | None = None, only_if_lease_expired: bool = False
@@ -406,7 +406,7 @@ class SQLiteStore(Store):
         return [_job(r) for r in rows]
 
     def _locked_job(self, conn: sqlite3.Connection, job_id: str) -> sqlite3.Row:
-        row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()
+        row = _job_row(conn, job_id)
         if row is None:
             raise StoreRejected(f"no job {job_id}")
         return row
@@ -437,7 +437,7 @@ class SQLiteStore(Store):
             (failure.code, failure.message, error_log_id, now, now, row["job_id"]),
         )
         self._queue_callback(conn, row, now)
-        return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (row["job_id"],)).fetchone()), True)
+        return JobOutcome(_job(_job_row(conn, row["job_id"])), True)
 
     def _refund(self, conn: sqlite3.Connection, job_row: sqlite3.Row, reason: str, now: str) -> None:
         """Give back the job's spend, once; a job posted to the worker directly has none: nothing."""
@@ -454,8 +454,7 @@ class SQLiteStore(Store):
         """Write one ledger row and move the balance by its amount: the only writer of token_balances.
         False when a unique index already holds such a row (a second refund or spend of a job, a
         reference credited before); raises `InsufficientTokens` rather than go below zero."""
-        row = conn.execute("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,)).fetchone()
-        balance = row["balance"] if row else 0
+        balance = self._balance(conn, user_id)
         if balance + amount < 0:
             raise InsufficientTokens(details={"balance": balance, "needed": -amount})
         cursor = conn.execute(
@@ -488,14 +487,13 @@ class SQLiteStore(Store):
                 ).fetchone()
                 if (first["user_id"], first["amount"]) != (user_id, amount):
                     raise CreditConflict()
-            row = conn.execute("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,)).fetchone()
-            return CreditOutcome(credited=credited, balance=int(row["balance"]))
+            return CreditOutcome(credited=credited, balance=self._balance(conn, user_id))
 
     def spend_token_for_job(self, request: JobRequest) -> SpendOutcome:
         request = _normalized(request)
         now = utcnow()
         with self._write() as conn:
-            row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
+            row = _job_row(conn, request.job_id)
             if row is not None:
                 spent = conn.execute(
                     "SELECT 1 FROM token_transactions WHERE job_id = ? AND kind = 'spend'", (request.job_id,)
@@ -513,7 +511,7 @@ class SQLiteStore(Store):
                 ),
             )
             self._post(conn, request.user_id, -1, "spend", _ts(now), job_id=request.job_id, reason=f"report {request.ticker}")
-            job = _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone())
+            job = _job(_job_row(conn, request.job_id))
             return SpendOutcome(job, replayed=False, balance=self._balance(conn, request.user_id))
 
     def refund_unaccepted_job(self, job_id: str, *, failure: FailureRecord) -> JobOutcome:
@@ -641,6 +639,10 @@ def _normalized(request: JobRequest) -> JobRequest:
 
 def _owned(row: sqlite3.Row, owner: str | None) -> bool:
     return owner is None or (row["lease_owner"] == owner and row["status"] == "running")
+
+
+def _job_row(conn: sqlite3.Connection, job_id: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()
 
 
 def _job(row: sqlite3.Row) -> Job:
