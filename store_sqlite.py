@@ -32,6 +32,7 @@ from store import (
     ReportRecord,
     SpendOutcome,
     Store,
+    attempt_from_row,
     delivery_from_row,
     job_from_row,
     plain_json,
@@ -616,17 +617,7 @@ class SQLiteStore(Store):
 
     def callback_attempts(self, delivery_id: str) -> list[CallbackAttempt]:
         rows = self._read("SELECT * FROM callback_attempts WHERE delivery_id = ? ORDER BY attempt", (delivery_id,))
-        return [
-            CallbackAttempt(
-                delivery_id=r["delivery_id"],
-                attempt=r["attempt"],
-                started_at=_dt(r["started_at"]),
-                status_code=r["status_code"],
-                error=r["error"],
-                duration_ms=r["duration_ms"],
-            )
-            for r in rows
-        ]
+        return [attempt_from_row(r, _dt) for r in rows]
 
 
 def _normalized(request: JobRequest) -> JobRequest:
