@@ -31,7 +31,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
-import defaults
 from config import Settings
 from database import Store
 from exceptions import JobTimeout, LeaseLost, QueueFull, QueueUnavailable, ShuttingDown
@@ -416,7 +415,7 @@ class ThreadPoolRunner:
             if not self._accepting:
                 raise ShuttingDown()
         if not self.jobs.admit():
-            raise QueueFull(retry_after=defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
+            raise QueueFull()
         self._reservation.held = True
         try:
             yield
@@ -666,7 +665,7 @@ class RQRunner:
         except RedisError as exc:
             raise QueueUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
         if waiting >= self.settings.max_queued_jobs:
-            raise QueueFull(retry_after=defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
+            raise QueueFull()
         yield
 
     def submit(self, job_id: str) -> None:

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+import defaults
 from app import create_app, services_of
 from conftest import WORKER_SECRET, auth_headers, new_payload, pay_for, wait_terminal
 from store_sqlite import SQLiteStore
@@ -234,6 +235,7 @@ def test_full_pool_is_429_and_records_nothing(client, api):
     response = post(client, third)
     assert response.status_code == 429 and error_of(response)["code"] == "QUEUE_FULL"
     assert int(response.headers["Retry-After"]) > 0
+    assert int(response.headers["Retry-After"]) == defaults.QUEUE_FULL_RETRY_AFTER_SECONDS
     assert services_of(api).store.get_job(third["job_id"]) is None
     assert post(client, first).status_code == 200  # a duplicate is still answered when full
 
