@@ -119,7 +119,11 @@ class JobControl:
         if self._stop.is_set():
             if self.stop_reason == "lease_lost":
                 raise LeaseLost()
-            raise JobTimeout(f"the job did not finish within {self.timeout_seconds:.0f} s")
+            raise _timed_out(self.timeout_seconds)
+
+
+def _timed_out(seconds: float) -> JobTimeout:
+    return JobTimeout(f"the job did not finish within {seconds:.0f} s")
 
 
 Execute = Callable[[str, JobControl], None]
@@ -169,7 +173,7 @@ class JobWatch:
     def _fail_stuck_job(self, job_id: str, control: JobControl) -> None:
         current = self.store.get_job(job_id)
         record = failure_record(
-            JobTimeout(f"the job did not finish within {self.settings.job_timeout_seconds:.0f} s"),
+            _timed_out(self.settings.job_timeout_seconds),
             current.stage if current else None,
         )
         outcome = self.store.fail_job(job_id, failure=record, owner=self.owner)
@@ -236,9 +240,6 @@ class LocalQueue:
     def finished(self) -> None:
         with self._lock:
             self._running -= 1
-
-    def waiting(self) -> int:
-        return self._waiting.qsize()
 
 
 class InstanceQueue:
