@@ -358,6 +358,7 @@ def test_status_of_unknown_job_is_404(client):
 def test_status_of_malformed_id_is_400(client, job_id):
     response = client.get(f"/jobs/{job_id}/status", headers=auth_headers())
     assert response.status_code == 400 and error_of(response)["field"] == "job_id"
+    assert error_of(response) == {"code": "INVALID_FIELD", "message": "job_id must be a UUID", "field": "job_id"}
 
 
 # -- JSON for every error --------------------------------------------------------------------------
