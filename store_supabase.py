@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import uuid
@@ -210,7 +209,6 @@ class SupabaseStore(Store):
         self._attempts = max(1, attempts)
         self._backoff = Backoff(base=retry_base_seconds, cap=retry_max_delay_seconds)
         self._sleep = sleep
-        self._rng = random.Random()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SupabaseStore":
@@ -270,7 +268,7 @@ class SupabaseStore(Store):
                         log.log(level, "store call failed",
                                 extra={"rpc": fn, "code": error.details.get("code"), "attempts": attempt, "error": error.message})
                     raise error from exc
-                delay = self._backoff.delay(attempt, self._rng)
+                delay = self._backoff.delay(attempt)
                 log.warning(
                     "store call failed; retrying",
                     extra={"rpc": fn, "code": error.details.get("code"), "attempt": attempt, "delay_s": round(delay, 3)},
