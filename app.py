@@ -148,9 +148,7 @@ def _register_routes(app: Flask) -> None:
     def job_status(job_id: str):
         services = services_of(current_app)
         _authorize(services.settings)
-        if not is_uuid(job_id):
-            raise InvalidField("job_id must be a UUID", field="job_id")
-        job = services.store.get_job(job_id.lower())
+        job = services.store.get_job(_path_uuid(job_id, "job_id"))
         if job is None:
             raise JobNotFound()
         return jsonify(job.status_document())
@@ -160,9 +158,7 @@ def _register_routes(app: Flask) -> None:
         """The stored report: its page when the client prefers HTML (a browser), else the JSON."""
         services = services_of(current_app)
         _authorize(services.settings)
-        if not is_uuid(report_id):
-            raise InvalidField("report_id must be a UUID", field="report_id")
-        report_id = report_id.lower()
+        report_id = _path_uuid(report_id, "report_id")
         if request.accept_mimetypes.best_match(("application/json", "text/html")) == "text/html":
             page = services.store.get_report_html(report_id)
             if page is None:  # an unknown report, or one stored before pages were: render it now
@@ -203,6 +199,13 @@ def _authorize(settings: Settings) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), settings.worker_secret.encode()):
         raise Unauthorized()
+
+
+def _path_uuid(value: str, name: str) -> str:
+    """A UUID path parameter as the store keys it (lower case), or `InvalidField`."""
+    if not is_uuid(value):
+        raise InvalidField(f"{name} must be a UUID", field=name)
+    return value.lower()
 
 
 def _json_body():

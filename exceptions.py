@@ -110,10 +110,7 @@ class QueueFull(RequestRejected):
     http_status = 429
     code = "QUEUE_FULL"
     default_message = "too many jobs in progress; retry later"
-
-    def __init__(self, message: str | None = None, *, retry_after: int = 30):
-        super().__init__(message)
-        self.retry_after = retry_after
+    retry_after = defaults.QUEUE_FULL_RETRY_AFTER_SECONDS  # the 429's Retry-After
 
 
 class ShuttingDown(RequestRejected):

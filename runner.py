@@ -31,7 +31,6 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterator, Protocol
 
-import defaults
 from config import Settings
 from database import Store
 from exceptions import JobTimeout, LeaseLost, QueueFull, QueueUnavailable, ShuttingDown
@@ -120,7 +119,11 @@ class JobControl:
         if self._stop.is_set():
             if self.stop_reason == "lease_lost":
                 raise LeaseLost()
-            raise JobTimeout(f"the job did not finish within {self.timeout_seconds:.0f} s")
+            raise _timed_out(self.timeout_seconds)
+
+
+def _timed_out(seconds: float) -> JobTimeout:
+    return JobTimeout(f"the job did not finish within {seconds:.0f} s")
 
 
 Execute = Callable[[str, JobControl], None]
@@ -170,7 +173,7 @@ class JobWatch:
     def _fail_stuck_job(self, job_id: str, control: JobControl) -> None:
         current = self.store.get_job(job_id)
         record = failure_record(
-            JobTimeout(f"the job did not finish within {self.settings.job_timeout_seconds:.0f} s"),
+            _timed_out(self.settings.job_timeout_seconds),
             current.stage if current else None,
         )
         outcome = self.store.fail_job(job_id, failure=record, owner=self.owner)
@@ -237,9 +240,6 @@ class LocalQueue:
     def finished(self) -> None:
         with self._lock:
             self._running -= 1
-
-    def waiting(self) -> int:
-        return self._waiting.qsize()
 
 
 class InstanceQueue:
@@ -416,7 +416,7 @@ class ThreadPoolRunner:
             if not self._accepting:
                 raise ShuttingDown()
         if not self.jobs.admit():
-            raise QueueFull(retry_after=defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
+            raise QueueFull()
         self._reservation.held = True
         try:
             yield
@@ -666,7 +666,7 @@ class RQRunner:
         except RedisError as exc:
             raise QueueUnavailable(f"Redis did not answer ({type(exc).__name__})") from None
         if waiting >= self.settings.max_queued_jobs:
-            raise QueueFull(retry_after=defaults.QUEUE_FULL_RETRY_AFTER_SECONDS)
+            raise QueueFull()
         yield
 
     def submit(self, job_id: str) -> None:

@@ -263,6 +263,17 @@ def delivery_from_row(row: Mapping[str, Any], parse_time: Callable[[Any], dateti
     )
 
 
+def attempt_from_row(row: Mapping[str, Any], parse_time: Callable[[Any], datetime | None]) -> CallbackAttempt:
+    return CallbackAttempt(
+        delivery_id=row["delivery_id"],
+        attempt=row["attempt"],
+        started_at=parse_time(row["started_at"]),
+        status_code=row["status_code"],
+        error=row["error"],
+        duration_ms=row["duration_ms"],
+    )
+
+
 def plain_json(value: Any) -> Any:
     """JSON as both stores keep it: non-JSON types become strings, NaN and Infinity become null
     (jsonb and the HTTP client refuse them; SQLite would store them as non-standard JSON)."""

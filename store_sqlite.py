@@ -8,6 +8,7 @@ holds both backends to them.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sqlite3
@@ -31,6 +32,7 @@ from store import (
     ReportRecord,
     SpendOutcome,
     Store,
+    attempt_from_row,
     delivery_from_row,
     job_from_row,
     plain_json,
@@ -264,7 +266,7 @@ class SQLiteStore(Store):
         fingerprint = request.fingerprint()
         with self._write() as conn:
             lease_expires_at = _ts(now + timedelta(seconds=lease_seconds)) if lease_owner else None
-            row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
+            row = _job_row(conn, request.job_id)
             if row is not None:
                 if row["fingerprint"] != fingerprint:
                     raise JobConflict()
@@ -274,7 +276,7 @@ class SQLiteStore(Store):
                            WHERE job_id = ?""",
                         (_ts(now), lease_owner, lease_expires_at, _ts(now), request.job_id),
                     )
-                    return _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()), True
+                    return _job(_job_row(conn, request.job_id)), True
                 return _job(row), False
             conn.execute(
                 """INSERT INTO report_jobs (job_id, user_id, ticker, callback_url, fingerprint, status, stage,
@@ -293,7 +295,7 @@ class SQLiteStore(Store):
                     _ts(now),
                 ),
             )
-            row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
+            row = _job_row(conn, request.job_id)
             return _job(row), True
 
     def get_job(self, job_id: str) -> Job | None:
@@ -312,7 +314,7 @@ class SQLiteStore(Store):
             )
             if cursor.rowcount == 0:
                 return None
-            return _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone())
+            return _job(_job_row(conn, job_id))
 
     def adopt_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
         now = utcnow()
@@ -325,7 +327,7 @@ class SQLiteStore(Store):
             )
             if cursor.rowcount == 0:
                 return None
-            return _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone())
+            return _job(_job_row(conn, job_id))
 
     def record_progress(self, job_id: str, *, owner: str, stage: Stage, progress: int) -> bool:
         now = _ts(utcnow())
@@ -382,7 +384,7 @@ class SQLiteStore(Store):
                 (status.value, report.report_id, int(refund), now, now, job_id),
             )
             self._queue_callback(conn, row, now)
-            return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()), True)
+            return JobOutcome(_job(_job_row(conn, job_id)), True)
 
     def fail_job(
         self, job_id: str, *, failure: FailureRecord, owner: str | None = None, only_if_lease_expired: bool = False
@@ -394,22 +396,7 @@ class SQLiteStore(Store):
                 return JobOutcome(_job(row), changed=False)
             if only_if_lease_expired and (row["lease_expires_at"] is None or row["lease_expires_at"] > now):
                 return JobOutcome(_job(row), changed=False)
-            error_log_id = str(uuid.uuid4())
-            conn.execute(
-                """INSERT INTO error_logs (id, job_id, user_id, code, message, stage, details, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-                (
-                    error_log_id,
-                    job_id,
-                    row["user_id"],
-                    failure.code,
-                    failure.message,
-                    failure.stage,
-                    json.dumps(plain_json(failure.details)),
-                    now,
-                ),
-            )
-            return self._end_failed(conn, row, failure, error_log_id, f"job failed: {failure.code}", now)
+            return self._end_failed(conn, row, failure, f"job failed: {failure.code}", now)
 
     def expired_jobs(self, *, limit: int = 100) -> list[Job]:
         rows = self._read(
@@ -420,14 +407,29 @@ class SQLiteStore(Store):
         return [_job(r) for r in rows]
 
     def _locked_job(self, conn: sqlite3.Connection, job_id: str) -> sqlite3.Row:
-        row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()
+        row = _job_row(conn, job_id)
         if row is None:
             raise StoreRejected(f"no job {job_id}")
         return row
 
-    def _end_failed(self, conn: sqlite3.Connection, row: sqlite3.Row, failure: FailureRecord, error_log_id: str,
-                    refund_reason: str, now: str) -> JobOutcome:
-        """The end of every failure: the token back (once), the job failed, its callback queued."""
+    def _end_failed(self, conn: sqlite3.Connection, row: sqlite3.Row, failure: FailureRecord, refund_reason: str,
+                    now: str) -> JobOutcome:
+        """The end of every failure: its error logged, the token back (once), the job failed, its callback queued."""
+        error_log_id = str(uuid.uuid4())
+        conn.execute(
+            """INSERT INTO error_logs (id, job_id, user_id, code, message, stage, details, created_at)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+            (
+                error_log_id,
+                row["job_id"],
+                row["user_id"],
+                failure.code,
+                failure.message,
+                failure.stage,
+                json.dumps(plain_json(failure.details)),
+                now,
+            ),
+        )
         self._refund(conn, row, refund_reason, now)
         conn.execute(
             """UPDATE report_jobs SET status = 'failed', error_code = ?, error_message = ?, error_log_id = ?,
@@ -436,7 +438,7 @@ class SQLiteStore(Store):
             (failure.code, failure.message, error_log_id, now, now, row["job_id"]),
         )
         self._queue_callback(conn, row, now)
-        return JobOutcome(_job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (row["job_id"],)).fetchone()), True)
+        return JobOutcome(_job(_job_row(conn, row["job_id"])), True)
 
     def _refund(self, conn: sqlite3.Connection, job_row: sqlite3.Row, reason: str, now: str) -> None:
         """Give back the job's spend, once; a job posted to the worker directly has none: nothing."""
@@ -453,8 +455,7 @@ class SQLiteStore(Store):
         """Write one ledger row and move the balance by its amount: the only writer of token_balances.
         False when a unique index already holds such a row (a second refund or spend of a job, a
         reference credited before); raises `InsufficientTokens` rather than go below zero."""
-        row = conn.execute("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,)).fetchone()
-        balance = row["balance"] if row else 0
+        balance = self._balance(conn, user_id)
         if balance + amount < 0:
             raise InsufficientTokens(details={"balance": balance, "needed": -amount})
         cursor = conn.execute(
@@ -487,14 +488,13 @@ class SQLiteStore(Store):
                 ).fetchone()
                 if (first["user_id"], first["amount"]) != (user_id, amount):
                     raise CreditConflict()
-            row = conn.execute("SELECT balance FROM token_balances WHERE user_id = ?", (user_id,)).fetchone()
-            return CreditOutcome(credited=credited, balance=int(row["balance"]))
+            return CreditOutcome(credited=credited, balance=self._balance(conn, user_id))
 
     def spend_token_for_job(self, request: JobRequest) -> SpendOutcome:
         request = _normalized(request)
         now = utcnow()
         with self._write() as conn:
-            row = conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone()
+            row = _job_row(conn, request.job_id)
             if row is not None:
                 spent = conn.execute(
                     "SELECT 1 FROM token_transactions WHERE job_id = ? AND kind = 'spend'", (request.job_id,)
@@ -512,7 +512,7 @@ class SQLiteStore(Store):
                 ),
             )
             self._post(conn, request.user_id, -1, "spend", _ts(now), job_id=request.job_id, reason=f"report {request.ticker}")
-            job = _job(conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (request.job_id,)).fetchone())
+            job = _job(_job_row(conn, request.job_id))
             return SpendOutcome(job, replayed=False, balance=self._balance(conn, request.user_id))
 
     def refund_unaccepted_job(self, job_id: str, *, failure: FailureRecord) -> JobOutcome:
@@ -521,14 +521,8 @@ class SQLiteStore(Store):
             row = self._locked_job(conn, job_id)
             if row["accepted_at"] is not None or row["status"] != JobStatus.QUEUED.value:
                 return JobOutcome(_job(row), changed=False)
-            error_log_id = str(uuid.uuid4())
-            conn.execute(
-                """INSERT INTO error_logs (id, job_id, user_id, code, message, stage, details, created_at)
-                   VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)""",
-                (error_log_id, job_id, row["user_id"], failure.code, failure.message,
-                 json.dumps({"by": "edge-function", **plain_json(failure.details)}), now),
-            )
-            return self._end_failed(conn, row, failure, error_log_id, f"not accepted by a worker: {failure.code}", now)
+            failure = dataclasses.replace(failure, stage="queued", details={"by": "edge-function", **failure.details})
+            return self._end_failed(conn, row, failure, f"not accepted by a worker: {failure.code}", now)
 
     def ledger(self, user_id: str) -> list[dict[str, Any]]:
         rows = self._read(
@@ -623,17 +617,7 @@ class SQLiteStore(Store):
 
     def callback_attempts(self, delivery_id: str) -> list[CallbackAttempt]:
         rows = self._read("SELECT * FROM callback_attempts WHERE delivery_id = ? ORDER BY attempt", (delivery_id,))
-        return [
-            CallbackAttempt(
-                delivery_id=r["delivery_id"],
-                attempt=r["attempt"],
-                started_at=_dt(r["started_at"]),
-                status_code=r["status_code"],
-                error=r["error"],
-                duration_ms=r["duration_ms"],
-            )
-            for r in rows
-        ]
+        return [attempt_from_row(r, _dt) for r in rows]
 
 
 def _normalized(request: JobRequest) -> JobRequest:
@@ -646,6 +630,10 @@ def _normalized(request: JobRequest) -> JobRequest:
 
 def _owned(row: sqlite3.Row, owner: str | None) -> bool:
     return owner is None or (row["lease_owner"] == owner and row["status"] == "running")
+
+
+def _job_row(conn: sqlite3.Connection, job_id: str) -> sqlite3.Row | None:
+    return conn.execute("SELECT * FROM report_jobs WHERE job_id = ?", (job_id,)).fetchone()
 
 
 def _job(row: sqlite3.Row) -> Job:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 import uuid
@@ -44,6 +43,7 @@ from store import (
     ReportRecord,
     SpendOutcome,
     Store,
+    attempt_from_row,
     delivery_from_row,
     job_from_row,
     plain_json,
@@ -209,7 +209,6 @@ class SupabaseStore(Store):
         self._attempts = max(1, attempts)
         self._backoff = Backoff(base=retry_base_seconds, cap=retry_max_delay_seconds)
         self._sleep = sleep
-        self._rng = random.Random()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "SupabaseStore":
@@ -269,7 +268,7 @@ class SupabaseStore(Store):
                         log.log(level, "store call failed",
                                 extra={"rpc": fn, "code": error.details.get("code"), "attempts": attempt, "error": error.message})
                     raise error from exc
-                delay = self._backoff.delay(attempt, self._rng)
+                delay = self._backoff.delay(attempt)
                 log.warning(
                     "store call failed; retrying",
                     extra={"rpc": fn, "code": error.details.get("code"), "attempt": attempt, "delay_s": round(delay, 3)},
@@ -294,19 +293,19 @@ class SupabaseStore(Store):
             p_lease_seconds=lease_seconds,
             p_call_id=str(uuid.uuid4()),
         )
-        return job_from_row(data["job"], _parse_ts), bool(data["created"])
+        return _job(data["job"]), bool(data["created"])
 
     def get_job(self, job_id: str) -> Job | None:
         data = self._call("get_job", p_job_id=job_id)
-        return job_from_row(data, _parse_ts) if data else None
+        return _job(data) if data else None
 
     def claim_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
         data = self._call("claim_job", p_job_id=job_id, p_owner=owner, p_lease_seconds=lease_seconds, p_call_id=str(uuid.uuid4()))
-        return job_from_row(data, _parse_ts) if data else None
+        return _job(data) if data else None
 
     def adopt_job(self, job_id: str, *, owner: str, lease_seconds: float) -> Job | None:
         data = self._call("adopt_job", p_job_id=job_id, p_owner=owner, p_lease_seconds=lease_seconds)
-        return job_from_row(data, _parse_ts) if data else None
+        return _job(data) if data else None
 
     def record_progress(self, job_id: str, *, owner: str, stage: Stage, progress: int) -> bool:
         return bool(self._call("record_progress", p_job_id=job_id, p_owner=owner, p_stage=stage.value, p_progress=progress))
@@ -332,7 +331,7 @@ class SupabaseStore(Store):
             p_refund_reason=refund_reason,
             p_html=report.html,
         )
-        return JobOutcome(job_from_row(data["job"], _parse_ts), changed=bool(data["changed"]))
+        return _outcome(data)
 
     def fail_job(
         self, job_id: str, *, failure: FailureRecord, owner: str | None = None, only_if_lease_expired: bool = False
@@ -348,10 +347,10 @@ class SupabaseStore(Store):
             p_owner=owner,
             p_only_if_lease_expired=only_if_lease_expired,
         )
-        return JobOutcome(job_from_row(data["job"], _parse_ts), changed=bool(data["changed"]))
+        return _outcome(data)
 
     def expired_jobs(self, *, limit: int = 100) -> list[Job]:
-        return [job_from_row(row, _parse_ts) for row in self._call("expired_jobs", p_limit=limit)]
+        return [_job(row) for row in self._call("expired_jobs", p_limit=limit)]
 
     # -- the token ledger --------------------------------------------------------------------------
 
@@ -367,7 +366,7 @@ class SupabaseStore(Store):
             p_ticker=request.ticker,
             p_callback_url=request.callback_url,
         )
-        return SpendOutcome(job_from_row(data["job"], _parse_ts), replayed=bool(data["replayed"]), balance=int(data["balance"]))
+        return SpendOutcome(_job(data["job"]), replayed=bool(data["replayed"]), balance=int(data["balance"]))
 
     def refund_unaccepted_job(self, job_id: str, *, failure: FailureRecord) -> JobOutcome:
         data = self._call(
@@ -377,7 +376,7 @@ class SupabaseStore(Store):
             p_code=failure.code,
             p_message=failure.message,
         )
-        return JobOutcome(job_from_row(data["job"], _parse_ts), changed=bool(data["changed"]))
+        return _outcome(data)
 
     def ledger(self, user_id: str) -> list[dict[str, Any]]:
         return [{**row, "created_at": _parse_ts(row["created_at"])} for row in self._call("token_ledger", p_user_id=user_id)]
@@ -427,17 +426,7 @@ class SupabaseStore(Store):
         return delivery_from_row(data, _parse_ts) if data else None
 
     def callback_attempts(self, delivery_id: str) -> list[CallbackAttempt]:
-        return [
-            CallbackAttempt(
-                delivery_id=row["delivery_id"],
-                attempt=row["attempt"],
-                started_at=_parse_ts(row["started_at"]),
-                status_code=row["status_code"],
-                error=row["error"],
-                duration_ms=row["duration_ms"],
-            )
-            for row in self._call("callback_attempts", p_delivery_id=delivery_id)
-        ]
+        return [attempt_from_row(row, _parse_ts) for row in self._call("callback_attempts", p_delivery_id=delivery_id)]
 
 
 class _LastStatus(threading.local):
@@ -465,6 +454,14 @@ def _json_arg(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.astimezone(timezone.utc).isoformat()
     return value
+
+
+def _job(row: Mapping[str, Any]) -> Job:
+    return job_from_row(row, _parse_ts)
+
+
+def _outcome(data: Mapping[str, Any]) -> JobOutcome:
+    return JobOutcome(_job(data["job"]), changed=bool(data["changed"]))
 
 
 def _parse_ts(value: str | None) -> datetime | None:

@@ -547,6 +547,9 @@ class StoreContract:
         assert not created and job.status is JobStatus.FAILED
         assert kinds(store, req.user_id) == [("purchase", 1), ("spend", -1), ("refund", 1)]
         assert len(store.error_logs(req.job_id)) == 1 and store.callback_delivery(req.job_id) is not None
+        log = store.error_logs(req.job_id)[0]
+        assert log["id"] == outcome.job.error_log_id and log["stage"] == "queued"
+        assert log["details"]["by"] == "edge-function"
 
     def test_the_function_leaves_an_accepted_job_to_the_worker(self, store):
         req = running(store)

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+import defaults
 from app import create_app, services_of
 from conftest import WORKER_SECRET, auth_headers, new_payload, pay_for, wait_terminal
 from store_sqlite import SQLiteStore
@@ -234,6 +235,7 @@ def test_full_pool_is_429_and_records_nothing(client, api):
     response = post(client, third)
     assert response.status_code == 429 and error_of(response)["code"] == "QUEUE_FULL"
     assert int(response.headers["Retry-After"]) > 0
+    assert int(response.headers["Retry-After"]) == defaults.QUEUE_FULL_RETRY_AFTER_SECONDS
     assert services_of(api).store.get_job(third["job_id"]) is None
     assert post(client, first).status_code == 200  # a duplicate is still answered when full
 
@@ -356,6 +358,7 @@ def test_status_of_unknown_job_is_404(client):
 def test_status_of_malformed_id_is_400(client, job_id):
     response = client.get(f"/jobs/{job_id}/status", headers=auth_headers())
     assert response.status_code == 400 and error_of(response)["field"] == "job_id"
+    assert error_of(response) == {"code": "INVALID_FIELD", "message": "job_id must be a UUID", "field": "job_id"}
 
 
 # -- JSON for every error --------------------------------------------------------------------------
