@@ -11,8 +11,7 @@ SupabaseStore uses (/work/shared/notes/platform-anchors.md, section 2):
   transaction under the caller's role with `request.jwt.claims` set; the answer is the function's
   JSON (`204` for void); errors as `{"code", "details", "hint", "message"}` with PostgREST's status
   for the code (23505 -> 409, PTxyz -> xyz, 42501 -> 401/403, PGRST202 -> 404, ...);
-- the role comes from the `Authorization: Bearer` JWT (HS256, claim `role`), else from the `apikey`;
-  opaque `sb_secret_...`/`sb_publishable_...` keys map to service_role/anon.
+- the role comes from the `Authorization: Bearer` JWT (HS256, claim `role`), else from the `apikey`.
 
 Faults are injected per function: `inject("complete_job", "503", "drop-after-commit")` makes the next
 call of complete_job answer 503, and the one after it commit and drop the connection.
@@ -38,8 +37,6 @@ import psycopg
 from pg_support import FunctionNotFound, Pool, call_function, error_body, http_status
 
 JWT_SECRET = "test-jwt-secret-with-at-least-32-characters"
-SECRET_KEY = "sb_secret_standin0123456789abcdef"
-PUBLISHABLE_KEY = "sb_publishable_standin0123456789abcdef"
 
 # What an injected fault does. "-after-commit" faults let the call commit first, then lose the answer.
 FAULTS = MappingProxyType({
@@ -85,7 +82,6 @@ class PostgrestStandIn:
     def __init__(self, dsn: str, *, jwt_secret: str = JWT_SECRET, pool_size: int = 10):
         self.dsn = dsn
         self.jwt_secret = jwt_secret
-        self.opaque_keys = {SECRET_KEY: "service_role", PUBLISHABLE_KEY: "anon"}
         self.pool = Pool(dsn, size=pool_size)
         self.calls: Counter[str] = Counter()  # requests received per function, faults included
         self._faults: dict[str, deque[str]] = defaultdict(deque)
@@ -97,13 +93,6 @@ class PostgrestStandIn:
     @property
     def service_key(self) -> str:
         return make_jwt({"role": "service_role", "iss": "supabase"}, self.jwt_secret)
-
-    @property
-    def anon_key(self) -> str:
-        return make_jwt({"role": "anon", "iss": "supabase"}, self.jwt_secret)
-
-    def user_token(self, user_id: str) -> str:
-        return make_jwt({"role": "authenticated", "sub": user_id, "exp": int(time.time()) + 3600}, self.jwt_secret)
 
     # -- faults -------------------------------------------------------------------------------------
 
@@ -153,9 +142,6 @@ class PostgrestStandIn:
             raise _Reject(401, {"message": "No API key found in request", "hint": "No `apikey` request header or url param was found."})
         authorization = headers.get("Authorization", "")
         token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else apikey
-        if token in self.opaque_keys:
-            role = self.opaque_keys[token]
-            return role, {"role": role}
         claims = _decode_jwt(token, self.jwt_secret)
         if claims is None:
             raise _Reject(401, {"code": "PGRST301", "message": "JWSError JWSInvalidSignature", "details": None, "hint": None})

@@ -67,9 +67,6 @@ class Saas:
         options = ClientOptions(auto_refresh_token=False, persist_session=False, headers={"Authorization": f"Bearer {token}"})
         return create_client(self.gateway.url, self.keys.publishable_key, options=options)
 
-    def worker(self, path: str) -> requests.Response:
-        return self.session.get(f"{self.worker_url}{path}", headers={"Authorization": f"Bearer {WORKER_SECRET}"}, timeout=10)
-
 
 @contextmanager
 def saas_stack(

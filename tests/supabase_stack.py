@@ -61,6 +61,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _terminate(proc: subprocess.Popen | None, wait: float) -> None:
+    """Stop a child process of ours: SIGTERM, then SIGKILL if it is still there after `wait` seconds."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
@@ -174,22 +184,91 @@ class PostgrestServer:
             return False
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        _terminate(self.proc, 10)
+
+
+# --------------------------------------------------------------------------------------------------
+# What the gateway and the fault proxy share: a server of ours in a thread, and passing a request on
+# --------------------------------------------------------------------------------------------------
+
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length", "host"}
+
+
+def relay(method: str, base_url: str, target: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes, list[tuple[str, str]]]:
+    """Pass one request on to `base_url` as a gateway does: hop-by-hop headers stripped, the body's
+    length set. The answer's status, body and end-to-end headers; OSError when the upstream fails."""
+    upstream = urlsplit(base_url)
+    send = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
+    if body or method in ("POST", "PATCH", "PUT"):
+        send["Content-Length"] = str(len(body))
+    conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+    try:
+        conn.request(method, target, body=body or None, headers=send)
+        response = conn.getresponse()
+        payload = response.read()
+        return response.status, payload, [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
+    finally:
+        conn.close()
+
+
+class _ThreadedServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+
+class _ServedInThread:
+    """url, start and stop of a server of ours on a free local port, served from a daemon thread."""
+
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def _serve(self, server: ThreadingHTTPServer, thread_name: str) -> None:
+        self._server = server
+        threading.Thread(target=server.serve_forever, name=thread_name, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+class _RelayHandler(BaseHTTPRequestHandler):
+    """A quiet HTTP/1.1 handler that sends an answer whole, or closes the connection without one."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format, *args):  # noqa: A002 - quiet
+        pass
+
+    def _send(self, status: int, payload: bytes, headers: list[tuple[str, str]]) -> None:
+        try:
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client gave up waiting
+            self.close_connection = True
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 # --------------------------------------------------------------------------------------------------
 # The gateway
 # --------------------------------------------------------------------------------------------------
 
-_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "proxy-connection", "content-length", "host"}
 
-
-class SupabaseGateway:
+class SupabaseGateway(_ServedInThread):
     """Supabase's API gateway, reduced to what it does to a request (see the module docstring)."""
 
     def __init__(self, postgrest_url: str, keys: dict[str, str]):
@@ -198,12 +277,6 @@ class SupabaseGateway:
         self.functions: dict[str, str] = {}  # function name -> base URL of its server
         self.requests: Counter[str] = Counter()  # "POST /rest/v1/rpc/ping" -> count, refused ones included
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def revoke(self, apikey: str) -> None:
         """The key is rolled or deleted in the dashboard: from now on it is an invalid API key."""
@@ -232,29 +305,17 @@ class SupabaseGateway:
     def start(self) -> "SupabaseGateway":
         server = _GatewayServer(("127.0.0.1", 0), _GatewayHandler)
         server.gateway = self
-        self._server = server
-        threading.Thread(target=server.serve_forever, name="supabase-gateway", daemon=True).start()
+        self._serve(server, "supabase-gateway")
         return self
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
-
-class _GatewayServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
+class _GatewayServer(_ThreadedServer):
     gateway: SupabaseGateway
 
 
-class _GatewayHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _GatewayHandler(_RelayHandler):
     disable_nagle_algorithm = True
     server: _GatewayServer
-
-    def log_message(self, format, *args):  # noqa: A002 - quiet
-        pass
 
     def do_GET(self):
         self._handle()
@@ -322,34 +383,14 @@ class _GatewayHandler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def _forward(self, base_url: str, target: str, headers: dict[str, str], body: bytes) -> None:
-        upstream = urlsplit(base_url)
-        send = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
-        if body or self.command in ("POST", "PATCH", "PUT"):
-            send["Content-Length"] = str(len(body))
         try:
-            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
-            conn.request(self.command, target, body=body or None, headers=send)
-            response = conn.getresponse()
-            payload = response.read()
-            response_headers = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
-            conn.close()
+            answer = relay(self.command, base_url, target, headers, body)
         except OSError as exc:  # the upstream is down: what Kong answers then
             return self._json(502, {"message": f"An invalid response was received from the upstream server ({type(exc).__name__})"})
-        self._send(response.status, payload, response_headers)
+        self._send(*answer)
 
     def _json(self, status: int, body: dict[str, Any]) -> None:
         self._send(status, json.dumps(body).encode(), [("Content-Type", "application/json; charset=utf-8")])
-
-    def _send(self, status: int, payload: bytes, headers: list[tuple[str, str]]) -> None:
-        try:
-            self.send_response(status)
-            for name, value in headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except OSError:  # the client gave up waiting
-            self.close_connection = True
 
 
 # --------------------------------------------------------------------------------------------------
@@ -402,16 +443,8 @@ class EdgeFunction:
         except OSError:
             return False
 
-    def log(self) -> str:
-        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ""
-
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        _terminate(self.proc, 10)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -439,7 +472,7 @@ class Drop:
     """Close the connection without an answer, as a worker that dies mid-request."""
 
 
-class FaultProxy:
+class FaultProxy(_ServedInThread):
     """Forwards to `target`; `plan(n)` (n = 1, 2, ... per request) says how to misbehave, default Pass()."""
 
     def __init__(self, target: str, plan=None):
@@ -449,24 +482,12 @@ class FaultProxy:
         self.outcomes: Counter[str] = Counter()  # "pass", "answer 429", "drop"
         self.upstream: Counter[int] = Counter()  # the target's answers to forwarded requests, by status
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     def start(self) -> "FaultProxy":
         server = _ProxyServer(("127.0.0.1", 0), _ProxyHandler)
         server.proxy = self
-        self._server = server
-        threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True).start()
+        self._serve(server, "fault-proxy")
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     def _next(self):
         with self._lock:
@@ -490,70 +511,34 @@ def _label(behaviour) -> str:
     return "forward"
 
 
-class _ProxyServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 256
+class _ProxyServer(_ThreadedServer):
     proxy: FaultProxy
 
 
-class _ProxyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _ProxyHandler(_RelayHandler):
     server: _ProxyServer
-
-    def log_message(self, format, *args):  # noqa: A002 - quiet
-        pass
 
     def do_POST(self):
         proxy = self.server.proxy
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         behaviour = proxy._next()
         if isinstance(behaviour, Drop):
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
+            return self._drop()
         if isinstance(behaviour, Answer):
             payload = json.dumps({"error": {"code": behaviour.code, "message": "injected by the test proxy"}}).encode()
-            self.send_response(behaviour.status)
-            self.send_header("Content-Type", "application/json")
+            headers = [("Content-Type", "application/json")]
             if behaviour.retry_after is not None:
-                self.send_header("Retry-After", str(behaviour.retry_after))
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            return
+                headers.append(("Retry-After", str(behaviour.retry_after)))
+            return self._send(behaviour.status, payload, headers)
         time.sleep(behaviour.before)
-        upstream = urlsplit(proxy.target)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
-        headers["Content-Length"] = str(len(body))
         try:
-            conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
-            conn.request("POST", self.path, body=body, headers=headers)
-            response = conn.getresponse()
-            payload = response.read()
-            response_headers = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_BY_HOP]
-            conn.close()
+            status, payload, headers = relay("POST", proxy.target, self.path, dict(self.headers.items()), body)
         except OSError:
             self.close_connection = True
             return
         with proxy._lock:
-            proxy.upstream[response.status] += 1
+            proxy.upstream[status] += 1
         if behaviour.lose_answer:
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return
+            return self._drop()
         time.sleep(behaviour.after)
-        try:
-            self.send_response(response.status)
-            for name, value in response_headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except OSError:  # the caller gave up waiting
-            self.close_connection = True
+        self._send(status, payload, headers)

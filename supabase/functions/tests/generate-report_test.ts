@@ -51,6 +51,12 @@ const spendOk = (args: Record<string, unknown>): RpcAnswer => ({
   body: { replayed: false, balance: 1, job: jobRow({ job_id: args.p_job_id, user_id: args.p_user_id, ticker: args.p_ticker }) },
 });
 
+/** refund_unaccepted_job refunding the job it is asked for, under the code it is given. */
+const refundOk = (args: Record<string, unknown>): RpcAnswer => ({
+  status: 200,
+  body: { changed: true, accepted: false, job: jobRow({ job_id: args.p_job_id, status: "failed", refunded: true, error_code: args.p_code }) },
+});
+
 const accepted = (_req: Request, body: unknown) => Response.json({ job_id: (body as { job_id: string }).job_id, status: "queued" }, { status: 202 });
 
 Deno.test("tickers are normalised as the worker does", () => {
@@ -192,12 +198,8 @@ Deno.test("429 and 503 are retried, honouring Retry-After", async () => {
 });
 
 Deno.test("a worker busy past the retry budget: refunded through the guard, 503 refunded", async () => {
-  const refund = (args: Record<string, unknown>): RpcAnswer => ({
-    status: 200,
-    body: { changed: true, accepted: false, job: jobRow({ job_id: args.p_job_id, status: "failed", refunded: true, error_code: args.p_code }) },
-  });
   const s = await setup(
-    { spend_token_for_job: spendOk, refund_unaccepted_job: refund },
+    { spend_token_for_job: spendOk, refund_unaccepted_job: refundOk },
     () => Response.json({ error: { code: "QUEUE_FULL", message: "full" } }, { status: 429, headers: { "Retry-After": "30" } }),
   );
   try {
@@ -219,11 +221,7 @@ Deno.test("a worker busy past the retry budget: refunded through the guard, 503 
 });
 
 Deno.test("a worker that is down is retried, then the job is refunded", async () => {
-  const refund = (args: Record<string, unknown>): RpcAnswer => ({
-    status: 200,
-    body: { changed: true, accepted: false, job: jobRow({ job_id: args.p_job_id, status: "failed", refunded: true, error_code: "WORKER_UNAVAILABLE" }) },
-  });
-  const s = await setup({ spend_token_for_job: spendOk, refund_unaccepted_job: refund }, accepted, { workerUrl: await closedPort(), workerMaxAttempts: 3 });
+  const s = await setup({ spend_token_for_job: spendOk, refund_unaccepted_job: refundOk }, accepted, { workerUrl: await closedPort(), workerMaxAttempts: 3 });
   try {
     const res = await s.post({ ticker: "AAPL" });
     assert.equal(res.status, 503);
@@ -235,12 +233,8 @@ Deno.test("a worker that is down is retried, then the job is refunded", async ()
 });
 
 Deno.test("a worker refusing for good (4xx) is not retried: refunded, 502 WORKER_REJECTED", async () => {
-  const refund = (args: Record<string, unknown>): RpcAnswer => ({
-    status: 200,
-    body: { changed: true, accepted: false, job: jobRow({ job_id: args.p_job_id, status: "failed", refunded: true, error_code: args.p_code }) },
-  });
   const s = await setup(
-    { spend_token_for_job: spendOk, refund_unaccepted_job: refund },
+    { spend_token_for_job: spendOk, refund_unaccepted_job: refundOk },
     () => Response.json({ error: { code: "INVALID_FIELD", message: "callback_url host is not allowed", field: "callback_url" } }, { status: 400 }),
   );
   try {
@@ -254,12 +248,8 @@ Deno.test("a worker refusing for good (4xx) is not retried: refunded, 502 WORKER
 });
 
 Deno.test("a worker whose store refuses its key (503 STORE_MISCONFIGURED) is not retried", async () => {
-  const refund = (args: Record<string, unknown>): RpcAnswer => ({
-    status: 200,
-    body: { changed: true, accepted: false, job: jobRow({ job_id: args.p_job_id, status: "failed", refunded: true, error_code: args.p_code }) },
-  });
   const s = await setup(
-    { spend_token_for_job: spendOk, refund_unaccepted_job: refund },
+    { spend_token_for_job: spendOk, refund_unaccepted_job: refundOk },
     () => Response.json({ error: { code: "STORE_MISCONFIGURED", message: "check SUPABASE_SERVICE_KEY" } }, { status: 503 }),
   );
   try {
